@@ -1,0 +1,26 @@
+# Diffusing DeBias (DDB) workflow: raw dataset -> diffusion model -> synthetic set -> bias amplifier ->
+# amplifier scores -> debiased models -> evaluation -> result tables. Stage logic lives in the ddb package;
+# rules only wire files and pass each stage its own config sub-tree.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+# ---- helpers: config validation, paths, code hashes, input functions ----
+include: "rules/common.smk"
+# ---- stages, in pipeline order ----
+include: "rules/data.smk"
+include: "rules/diffusion.smk"
+include: "rules/amplifier.smk"
+include: "rules/debias.smk"
+include: "rules/evaluate.smk"
+include: "rules/collect.smk"
+
+
+rule all:
+    input:
+        rules.collect.output,
+    default_target: True

@@ -1,0 +1,67 @@
+"""Images of a metadata table (or a synthetic folder) decoded once into uint8 tensors kept in memory.
+
+Small benchmark images fit in memory many times over; decoding each PNG once per stage instead of once per
+epoch is what keeps the CPU stages fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor  # (N, 3, H, W) uint8
+    labels: torch.Tensor  # (N,) int64
+    sample_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_image(path: Path, size: int | None) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            if size is not None and img.size != (size, size):
+                img = img.resize((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(img, dtype=np.uint8)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read image {path}: {err}; re-run the prepare_data stage or fix the file") from err
+
+
+def stack(arrays: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def load_split(metadata: pd.DataFrame, root: Path, split: str, size: int | None = None) -> ImageSet:
+    """All images of ``split`` (rows in table order), read relative to ``root`` (the metadata's folder)."""
+    rows = metadata[metadata["split"] == split]
+    if rows.empty:
+        raise ValueError(f"the metadata table under {root} has no {split!r} rows")
+    images = stack([load_image(root / p, size) for p in rows["path"]])
+    return ImageSet(images, torch.tensor(rows["label"].to_numpy(), dtype=torch.int64), rows["sample_id"].tolist())
+
+
+def load_synthetic(class_dirs: list[Path], size: int | None = None) -> ImageSet:
+    """Synthetic images; the target of every image in ``class_dirs[k]`` is its generating class ``k``."""
+    arrays, labels, ids = [], [], []
+    for k, folder in enumerate(class_dirs):
+        files = sorted(Path(folder).glob("*.png"))
+        if not files:
+            raise ValueError(f"no PNG images in {folder}; re-run the sample_synthetic stage for class {k}")
+        arrays += [load_image(f, size) for f in files]
+        labels += [k] * len(files)
+        ids += [f"class_{k}/{f.name}" for f in files]
+    return ImageSet(stack(arrays), torch.as_tensor(labels, dtype=torch.int64), ids)
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N,3,H,W) -> float in [0, 1]; classifiers normalise further inside (ddb.models)."""
+    return images.float().div_(255)

@@ -1,0 +1,63 @@
+"""Stage "evaluate": a trained model on the test split.
+
+Writes ``metrics.json``: average, worst-class, worst-group, bias-aligned, bias-conflicting and unbiased accuracy
+(definitions in ddb/metrics.py), the per-group accuracies, and the run's provenance (method, seed, selection,
+whether bias labels were used). Test bias labels are read here, for evaluation only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from ddb.atomic import write_text
+from ddb.data import load_split
+from ddb.metrics import classification_metrics, group_accuracies
+from ddb.models import load_classifier
+from ddb.tables import read_table
+from ddb.training import predict_logits, setup
+
+log = logging.getLogger("ddb.evaluate")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, type=Path, help="model folder written by train_debiased")
+    p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
+    p.add_argument("--dataset", required=True, help="dataset name, recorded in the metrics")
+    p.add_argument("--out", required=True, type=Path, help="output metrics.json")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    device = setup(0, args.threads)
+    model, info = load_classifier(args.model, device)
+    selection = json.loads((args.model / "selection.json").read_text())
+    metadata = read_table(args.metadata, "metadata")
+    test = load_split(metadata, args.metadata.parent, "test", info["image_size"])
+    rows = metadata[metadata["split"] == "test"]
+    pred = predict_logits(model, test.images, device).argmax(1).numpy()
+    label = test.labels.numpy()
+    has_bias = bool(rows["bias"].notna().all())
+    bias = rows["bias"].to_numpy(dtype="int64") if has_bias else None
+    aligned = rows["bias_aligned"].to_numpy(dtype=bool) if has_bias else None
+    metrics = classification_metrics(pred, label, bias, aligned)
+    per_group = group_accuracies(pred, label, bias).to_dict("records") if has_bias else []
+    result = {
+        "dataset": args.dataset, "method": info["method"], "seed": info["seed"],
+        "selection": selection["selection"], "selected_step": selection["step"],
+        "method_uses_bias_labels": selection["method_uses_bias_labels"],
+        "uses_bias_labels": selection["uses_bias_labels"],
+        "n_test": int(len(label)), **metrics, "per_group": per_group,
+    }
+    log.info("test metrics: %s", json.dumps({k: v for k, v in result.items() if k != "per_group"}))
+    write_text(args.out, json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Stage "evaluate amplifier": how well the frozen amplifier finds the bias-conflicting *training* images.
+
+Uses the true bias labels of the training split, for evaluation only. Writes ``detection.json`` with
+precision and recall of the error set (amplifier-misclassified = predicted conflicting) and the AUROC of the
+amplifier loss as a "conflicting" score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from ddb.atomic import write_text
+from ddb.metrics import binary_auroc, precision_recall
+from ddb.tables import read_table
+
+log = logging.getLogger("ddb.evaluate_amplifier")
+
+
+def detection_metrics(scores) -> dict:
+    """Detection quality on the rows of ``scores`` (a scores table restricted to one split with known bias)."""
+    conflicting = ~scores["bias_aligned"].to_numpy(dtype=bool)
+    precision, recall = precision_recall(scores["amp_misclassified"].to_numpy(), conflicting)
+    return {
+        "n": int(len(scores)), "n_conflicting": int(conflicting.sum()),
+        "n_predicted_conflicting": int(scores["amp_misclassified"].sum()),
+        "amp_precision": precision, "amp_recall": recall,
+        "amp_auroc": binary_auroc(scores["amp_loss"].to_numpy(), conflicting),
+    }
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scores", required=True, type=Path, help="scores.parquet written by score_real")
+    p.add_argument("--dataset", required=True, help="dataset name, recorded in the output")
+    p.add_argument("--out", required=True, type=Path, help="output detection.json")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    scores = read_table(args.scores, "scores")
+    train = scores[scores["split"] == "train"]
+    result = {"dataset": args.dataset, "split": "train"}
+    if train["bias_aligned"].notna().all():
+        result |= detection_metrics(train)
+    else:
+        log.warning("no bias labels on the training split: detection quality cannot be measured")
+    log.info("amplifier detection: %s", json.dumps(result))
+    write_text(args.out, json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Evaluation metrics, plain functions of label / prediction / bias arrays (no files, no models).
+
+Definitions (LfF / GroupDRO conventions):
+- ``avg_acc``: plain accuracy over the split.
+- group = (label, bias) cell; ``worst_group_acc`` = min over the cells present.
+- ``aligned_acc`` / ``conflicting_acc``: accuracy over bias-aligned / bias-conflicting samples.
+- ``unbiased_acc``: mean of the cell accuracies over the label x bias grid (not the sample accuracy when cells
+  are unbalanced).
+- ``worst_class_acc``: min over classes; needs no bias labels (label-free model selection).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def accuracy(pred, label) -> float:
+    pred, label = np.asarray(pred), np.asarray(label)
+    return float((pred == label).mean()) if len(label) else float("nan")
+
+
+def group_accuracies(pred, label, bias) -> pd.DataFrame:
+    """One row per (label, bias) cell present: n and accuracy."""
+    df = pd.DataFrame({"label": np.asarray(label), "bias": np.asarray(bias), "correct": np.asarray(pred) == np.asarray(label)})
+    out = df.groupby(["label", "bias"]).agg(n=("correct", "size"), acc=("correct", "mean")).reset_index()
+    return out.astype({"label": "int64", "bias": "int64", "n": "int64", "acc": "float64"})
+
+
+def worst_class_accuracy(pred, label) -> float:
+    df = pd.DataFrame({"label": np.asarray(label), "correct": np.asarray(pred) == np.asarray(label)})
+    return float(df.groupby("label")["correct"].mean().min())
+
+
+def classification_metrics(pred, label, bias=None, bias_aligned=None) -> dict:
+    """Every test metric; the bias metrics are NaN when bias labels are unknown."""
+    metrics = {"avg_acc": accuracy(pred, label), "worst_class_acc": worst_class_accuracy(pred, label)}
+    nan = float("nan")
+    if bias is None:
+        return metrics | {"worst_group_acc": nan, "aligned_acc": nan, "conflicting_acc": nan, "unbiased_acc": nan}
+    groups = group_accuracies(pred, label, bias)
+    aligned = np.asarray(bias_aligned, dtype=bool)
+    pred, label = np.asarray(pred), np.asarray(label)
+    return metrics | {
+        "worst_group_acc": float(groups["acc"].min()),
+        "aligned_acc": accuracy(pred[aligned], label[aligned]),
+        "conflicting_acc": accuracy(pred[~aligned], label[~aligned]),
+        "unbiased_acc": float(groups["acc"].mean()),
+    }
+
+
+def binary_auroc(scores, positives) -> float:
+    """Area under the ROC curve of ``scores`` for the boolean ``positives`` (Mann-Whitney U, ties count half)."""
+    scores, positives = np.asarray(scores, dtype=float), np.asarray(positives, dtype=bool)
+    n_pos, n_neg = positives.sum(), (~positives).sum()
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = pd.Series(scores).rank(method="average").to_numpy()
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def precision_recall(predicted, actual) -> tuple[float, float]:
+    """Precision and recall of the boolean prediction ``predicted`` against the boolean truth ``actual``."""
+    predicted, actual = np.asarray(predicted, dtype=bool), np.asarray(actual, dtype=bool)
+    tp = float((predicted & actual).sum())
+    precision = tp / predicted.sum() if predicted.sum() else float("nan")
+    recall = tp / actual.sum() if actual.sum() else float("nan")
+    return precision, recall
+
+
+def selection_score(mode: str, pred, label, bias=None) -> float:
+    """Validation criterion for model selection: ``label_free`` worst-class or ``oracle`` worst-group accuracy."""
+    if mode == "label_free":
+        return worst_class_accuracy(pred, label)
+    if mode == "oracle":
+        if bias is None:
+            raise ValueError("oracle model selection needs bias labels on the validation split")
+        return float(group_accuracies(pred, label, bias)["acc"].min())
+    raise ValueError(f"unknown selection mode {mode!r}; use label_free or oracle")

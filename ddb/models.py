@@ -1,0 +1,96 @@
+"""Classifiers for the amplifier and the debiased model: a small CNN for tiny images, or torchvision ResNet-18.
+
+Every model takes images in [0, 1] and normalises them itself, so the amplifier and the target model see one
+input convention. Weights are saved as safetensors beside a JSON description (no pickles).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torchvision import models as tv_models
+
+log = logging.getLogger("ddb.models")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class Normalize(nn.Module):
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+def small_cnn(num_classes: int) -> nn.Sequential:
+    """Four conv blocks (32-64-128-128 channels) and global average pooling: enough for 16-64 px images."""
+
+    def block(cin, cout, pool):
+        layers = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        return layers + ([nn.MaxPool2d(2)] if pool else [])
+
+    return nn.Sequential(
+        Normalize((0.5,) * 3, (0.5,) * 3),
+        *block(3, 32, True),
+        *block(32, 64, True),
+        *block(64, 128, True),
+        *block(128, 128, False),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(128, num_classes),
+    )
+
+
+def resnet18(num_classes: int, pretrained: str) -> nn.Sequential:
+    """torchvision ResNet-18 with a new head. ``pretrained``: yes (ImageNet weights, must load), no, or auto
+    (ImageNet weights if they can be loaded, else random init with a warning naming the file to pre-stage)."""
+    weights = tv_models.ResNet18_Weights.IMAGENET1K_V1 if pretrained in ("yes", "auto") else None
+    try:
+        net = tv_models.resnet18(weights=weights)
+    except Exception as err:  # no network / no cached file: torch.hub raises URLError, OSError, RuntimeError...
+        if pretrained == "yes":
+            raise RuntimeError(
+                f"could not load ImageNet weights for resnet18 ({err}). Place {weights.url.rsplit('/', 1)[-1]} in "
+                f"$TORCH_HOME/hub/checkpoints/ or set pretrained: auto/no in config.yaml"
+            ) from err
+        msg = (f"ImageNet weights for resnet18 unavailable ({type(err).__name__}); using random init. "
+               f"To use them, place {weights.url.rsplit('/', 1)[-1]} in $TORCH_HOME/hub/checkpoints/")
+        warnings.warn(msg, stacklevel=2)
+        log.warning(msg)
+        net = tv_models.resnet18(weights=None)
+    net.fc = nn.Linear(net.fc.in_features, num_classes)
+    return nn.Sequential(Normalize(IMAGENET_MEAN, IMAGENET_STD), net)
+
+
+def build_classifier(arch: str, num_classes: int, pretrained: str = "no") -> nn.Module:
+    if arch == "small_cnn":
+        return small_cnn(num_classes)
+    if arch == "resnet18":
+        return resnet18(num_classes, pretrained)
+    raise ValueError(f"unknown classifier arch {arch!r}; use small_cnn or resnet18")
+
+
+def save_classifier(model: nn.Module, folder: Path, info: dict) -> None:
+    """Write ``model.safetensors`` and ``model.json`` (arch, num_classes, image_size, ...) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, folder / "model.safetensors")
+    (folder / "model.json").write_text(json.dumps(info, indent=2, sort_keys=True))
+
+
+def load_classifier(folder: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild a classifier saved by :func:`save_classifier` (random init, then the saved weights), in eval mode."""
+    folder = Path(folder)
+    if not (folder / "model.json").exists():
+        raise FileNotFoundError(f"{folder} holds no saved classifier (model.json missing); re-run the stage that trains it")
+    info = json.loads((folder / "model.json").read_text())
+    model = build_classifier(info["arch"], info["num_classes"], "no")
+    model.load_state_dict(load_file(folder / "model.safetensors"))
+    return model.to(device).eval(), info

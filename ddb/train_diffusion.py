@@ -1,0 +1,97 @@
+"""Stage "train diffusion model" (DDB stage 1): a class-conditional UNet on the real *training* split.
+
+Reads the metadata table and the train images (class labels only; bias labels are never read).
+Writes a folder with ``unet/`` and ``scheduler/`` (diffusers ``save_pretrained``, safetensors), ``model_info.json``
+(classes, null label, settings) and ``training_log.csv`` (loss per logged step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+from diffusers.optimization import get_cosine_schedule_with_warmup
+from diffusers.training_utils import EMAModel
+
+from ddb import diffusion
+from ddb.atomic import atomic_dir
+from ddb.config import stage_settings
+from ddb.data import load_split
+from ddb.tables import read_table
+from ddb.training import Progress, sample_batches, setup
+
+log = logging.getLogger("ddb.train_diffusion")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
+    p.add_argument("--out", required=True, type=Path, help="output model folder")
+    p.add_argument("--settings", default=None, help="JSON 'diffusion' settings (defaults: ddb/config.schema.yaml)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parse_args(argv)
+    settings = stage_settings("diffusion", args.settings)
+    log.info("settings: %s", json.dumps(settings, sort_keys=True))
+    device = setup(settings["seed"], args.threads)
+
+    metadata = read_table(args.metadata, "metadata")
+    train = load_split(metadata, args.metadata.parent, "train", settings["image_size"])
+    class_names = metadata.drop_duplicates("label").sort_values("label")["label_name"].tolist()
+    num_classes = len(class_names)
+    clean_all = train.images.float().div(127.5).sub(1)  # uint8 -> [-1, 1]
+    log.info("%d training images, %d classes, image size %d", len(train), num_classes, settings["image_size"])
+
+    unet = diffusion.build_unet(settings, num_classes).to(device)
+    noise_scheduler = diffusion.build_noise_scheduler(settings)
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+    lr_schedule = get_cosine_schedule_with_warmup(optimizer, settings["warmup_steps"], settings["steps"])
+    ema = EMAModel(unet.parameters(), decay=settings["ema_decay"]) if settings["ema"] else None
+    log.info("UNet parameters: %.2fM; %d steps at batch %d", sum(p.numel() for p in unet.parameters()) / 1e6,
+             settings["steps"], settings["batch_size"])
+
+    generator = torch.Generator().manual_seed(settings["seed"])
+    batches = sample_batches(len(train), settings["batch_size"], generator)
+    progress = Progress(settings["steps"], settings["log_every"], "diffusion")
+    history, running = [], []
+    unet.train()
+    for step in range(1, settings["steps"] + 1):
+        idx = next(batches)
+        clean_images = clean_all[idx].to(device)
+        labels = diffusion.drop_labels(train.labels[idx], settings["p_uncond"], num_classes, generator).to(device)
+        loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), settings["grad_clip"])
+        optimizer.step()
+        lr_schedule.step()
+        if ema is not None:
+            ema.step(unet.parameters())
+        running.append(loss.item())
+        if step % settings["log_every"] == 0 or step == settings["steps"]:
+            history.append({"step": step, "loss": sum(running) / len(running), "lr": lr_schedule.get_last_lr()[0]})
+            running = []
+        progress(step, loss=history[-1]["loss"] if history and history[-1]["step"] == step else loss.item())
+
+    if ema is not None:
+        ema.copy_to(unet.parameters())  # the saved model is the EMA model
+    with atomic_dir(args.out) as tmp:
+        unet.save_pretrained(tmp / "unet")
+        noise_scheduler.save_pretrained(tmp / "scheduler")
+        info = {"num_classes": num_classes, "class_names": class_names, "null_label": num_classes,
+                "image_size": settings["image_size"], "settings": settings}
+        (tmp / "model_info.json").write_text(json.dumps(info, indent=2))
+        pd.DataFrame(history).to_csv(tmp / "training_log.csv", index=False)
+    log.info("saved diffusion model to %s", args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+# DDB stage 1: class-conditional diffusion model on the (biased) training split.
+rule train_diffusion:
+    input:
+        metadata=rules.prepare_data.output.metadata,
+    output:
+        model=directory("results/{dataset}/diffusion/model"),
+    log:
+        "results/logs/train_diffusion/{dataset}.log",
+    benchmark:
+        "results/benchmarks/train_diffusion/{dataset}.tsv"
+    params:
+        settings=settings_json(config["diffusion"]),
+        code=code_version("train_diffusion"),
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=1440,
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Training the class-conditional diffusion model of {wildcards.dataset}"
+    shell:
+        "python -m ddb.train_diffusion --metadata {input.metadata} --out {output.model}"
+        " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+
+
+# DDB stage 2: synthetic images of one class with classifier-free guidance (one job per class).
+rule sample_synthetic:
+    input:
+        model=rules.train_diffusion.output.model,
+    output:
+        images=directory("results/{dataset}/synthetic/class_{class_index}/images"),
+        grid="results/{dataset}/synthetic/class_{class_index}/grid.png",
+    log:
+        "results/logs/sample_synthetic/{dataset}/class_{class_index}.log",
+    benchmark:
+        "results/benchmarks/sample_synthetic/{dataset}/class_{class_index}.tsv"
+    params:
+        settings=settings_json(config["sampling"]),
+        code=code_version("sample_synthetic"),
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Sampling synthetic class {wildcards.class_index} of {wildcards.dataset}"
+    shell:
+        "python -m ddb.sample_synthetic --model {input.model} --class-index {wildcards.class_index}"
+        " --out {output.images} --grid {output.grid} --settings {params.settings:q} --threads {threads}"
+        " > {log} 2>&1"

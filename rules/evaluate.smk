@@ -1,0 +1,49 @@
+# Test-split metrics of one trained model (test bias labels are read here, for evaluation only).
+rule evaluate:
+    input:
+        model=rules.train_debiased.output.model,
+        metadata=rules.prepare_data.output.metadata,
+    output:
+        metrics="results/{dataset}/debias/{method}/seed{seed}/metrics.json",
+    log:
+        "results/logs/evaluate/{dataset}/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}/{method}/seed{seed}.tsv"
+    params:
+        code=code_version("evaluate"),
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Evaluating {wildcards.method} (seed {wildcards.seed}) on the {wildcards.dataset} test split"
+    shell:
+        "python -m ddb.evaluate --model {input.model} --metadata {input.metadata}"
+        " --dataset {wildcards.dataset} --out {output.metrics} --threads {threads} > {log} 2>&1"
+
+
+# How well the amplifier flags the bias-conflicting training images (true bias labels: evaluation only).
+rule evaluate_amplifier:
+    input:
+        scores=rules.score_real.output.scores,
+    output:
+        detection="results/{dataset}/amplifier/detection.json",
+    log:
+        "results/logs/evaluate_amplifier/{dataset}.log",
+    benchmark:
+        "results/benchmarks/evaluate_amplifier/{dataset}.tsv"
+    params:
+        code=code_version("evaluate_amplifier"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Measuring the amplifier's detection of bias-conflicting images in {wildcards.dataset}"
+    shell:
+        "python -m ddb.evaluate_amplifier --scores {input.scores} --dataset {wildcards.dataset}"
+        " --out {output.detection} > {log} 2>&1"
