@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from ddb import diffusion
+from ddb.config import stage_settings
+
+TINY = {"image_size": 8, "block_out_channels": [8, 16], "norm_num_groups": 4, "num_train_timesteps": 20}
+
+
+def test_cfg_combine_is_one_plus_w_convention():
+    cond, uncond = torch.tensor([2.0, -1.0]), torch.tensor([1.0, 1.0])
+    assert diffusion.cfg_combine(cond, uncond, 1.0).tolist() == [3.0, -3.0]  # 2*cond - uncond
+    assert diffusion.cfg_combine(cond, uncond, 0.0).tolist() == cond.tolist()  # w = 0: plain conditional
+    # w <-> diffusers scale s = 1 + w: uncond + s (cond - uncond)
+    s = 1 + 2.5
+    assert torch.allclose(diffusion.cfg_combine(cond, uncond, 2.5), uncond + s * (cond - uncond))
+
+
+def test_drop_labels_is_per_sample_and_seeded():
+    labels = torch.zeros(20000, dtype=torch.long)
+    dropped = diffusion.drop_labels(labels, 0.1, 7, torch.Generator().manual_seed(0))
+    assert set(dropped.unique().tolist()) == {0, 7}
+    assert (dropped == 7).float().mean().item() == pytest.approx(0.1, abs=0.01)
+    again = diffusion.drop_labels(labels, 0.1, 7, torch.Generator().manual_seed(0))
+    assert torch.equal(dropped, again)
+
+
+def test_unet_has_a_null_class_and_trains():
+    settings = stage_settings("diffusion", TINY)
+    unet = diffusion.build_unet(settings, num_classes=3)
+    assert unet.config.num_class_embeds == 4  # 3 classes + null
+    scheduler = diffusion.build_noise_scheduler(settings)
+    assert scheduler.config.beta_end == 0.028 and scheduler.config.variance_type == "fixed_large"
+    images = torch.rand(4, 3, 8, 8) * 2 - 1
+    loss = diffusion.diffusion_loss(unet, scheduler, images, torch.tensor([0, 1, 2, 3]), torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.isfinite(loss) and unet.class_embedding.weight.grad[3].abs().sum() > 0  # null row is trained
+
+
+@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpmsolver++"])
+def test_sampling_is_seeded_and_bounded(name):
+    settings = stage_settings("diffusion", TINY)
+    unet = diffusion.build_unet(settings, num_classes=2).eval()
+    config = diffusion.build_noise_scheduler(settings).config
+    run = lambda: diffusion.sample(unet, diffusion.sampling_scheduler(name, config), torch.tensor([0, 1, 1]), 1.0, 3,
+                                   torch.Generator().manual_seed(5), null_label=2)
+    first, second = run(), run()
+    assert first.shape == (3, 3, 8, 8)
+    assert torch.equal(first, second)
+    assert first.min() >= -1 and first.max() <= 1
+    assert diffusion.to_uint8(first).shape == (3, 8, 8, 3)
+
+
+def test_unet_shape_errors_are_explained():
+    with pytest.raises(ValueError, match="not divisible"):
+        diffusion.build_unet(stage_settings("diffusion", TINY | {"image_size": 9}), 2)
+    with pytest.raises(ValueError, match="attention_levels"):
+        diffusion.build_unet(stage_settings("diffusion", TINY | {"attention_levels": [5]}), 2)

@@ -1,0 +1,56 @@
+import math
+
+import numpy as np
+import pytest
+
+from ddb.metrics import binary_auroc, classification_metrics, group_accuracies, precision_recall, selection_score
+
+# label, bias, prediction: 2 classes x 2 biases, aligned = (label == bias)
+LABEL = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+BIAS = np.array([0, 0, 0, 1, 1, 1, 1, 0, 0, 0])
+PRED = np.array([0, 0, 1, 1, 1, 1, 1, 0, 1, 0])
+
+
+def test_group_accuracies_hand_computed():
+    groups = group_accuracies(PRED, LABEL, BIAS).set_index(["label", "bias"])
+    assert groups.loc[(0, 0), "acc"] == pytest.approx(2 / 3)
+    assert groups.loc[(0, 1), "acc"] == 0.0
+    assert groups.loc[(1, 1), "acc"] == 1.0
+    assert groups.loc[(1, 0), "acc"] == pytest.approx(1 / 3)
+    assert groups["n"].tolist() == [3, 1, 3, 3]
+
+
+def test_classification_metrics_hand_computed():
+    m = classification_metrics(PRED, LABEL, BIAS, LABEL == BIAS)
+    assert m["avg_acc"] == pytest.approx(6 / 10)
+    assert m["worst_group_acc"] == 0.0
+    assert m["aligned_acc"] == pytest.approx(5 / 6)  # 2/3 of (0,0) and 3/3 of (1,1)
+    assert m["conflicting_acc"] == pytest.approx(1 / 4)  # 0/1 of (0,1) and 1/3 of (1,0)
+    assert m["unbiased_acc"] == pytest.approx((2 / 3 + 0 + 1 + 1 / 3) / 4)  # cell mean, not sample mean
+    assert m["worst_class_acc"] == pytest.approx(min(2 / 4, 4 / 6))
+
+
+def test_metrics_without_bias_labels_are_nan():
+    m = classification_metrics(PRED, LABEL)
+    assert m["avg_acc"] == pytest.approx(0.6)
+    assert math.isnan(m["worst_group_acc"]) and math.isnan(m["conflicting_acc"])
+
+
+def test_auroc_hand_computed_with_ties():
+    # positives {0.8, 0.4}, negatives {0.4, 0.1}: pairs (0.8>0.4) (0.8>0.1) (0.4=0.4 half) (0.4>0.1) -> 3.5/4
+    assert binary_auroc([0.8, 0.4, 0.4, 0.1], [True, True, False, False]) == pytest.approx(3.5 / 4)
+    assert binary_auroc([1, 2, 3], [False, False, True]) == 1.0
+    assert binary_auroc([3, 2, 1], [False, False, True]) == 0.0
+    assert math.isnan(binary_auroc([1, 2], [True, True]))
+
+
+def test_precision_recall_hand_computed():
+    precision, recall = precision_recall([1, 1, 0, 0, 1], [1, 0, 1, 0, 1])
+    assert precision == pytest.approx(2 / 3) and recall == pytest.approx(2 / 3)
+
+
+def test_selection_modes():
+    assert selection_score("label_free", PRED, LABEL) == pytest.approx(0.5)
+    assert selection_score("oracle", PRED, LABEL, BIAS) == 0.0
+    with pytest.raises(ValueError, match="needs bias labels"):
+        selection_score("oracle", PRED, LABEL, None)
