@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ddb.atomic import atomic_file, write_text
+from ddb.logs import start_logging
 from ddb.methods import METHODS
 
 log = logging.getLogger("ddb.collect")
@@ -55,7 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    start_logging()
     args = parse_args(argv)
     table = summary_table([json.loads(p.read_text()) for p in args.metrics],
                           [json.loads(p.read_text()) for p in args.detection])

@@ -61,7 +61,3 @@ def load_synthetic(class_dirs: list[Path], size: int | None = None) -> ImageSet:
         ids += [f"class_{k}/{f.name}" for f in files]
     return ImageSet(stack(arrays), torch.as_tensor(labels, dtype=torch.int64), ids)
 
-
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N,3,H,W) -> float in [0, 1]; classifiers normalise further inside (ddb.models)."""
-    return images.float().div_(255)

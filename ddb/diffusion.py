@@ -51,14 +51,22 @@ def build_noise_scheduler(settings: dict) -> DDPMScheduler:
     )
 
 
-def sampling_scheduler(name: str, train_config: dict):
-    """A sampler sharing the training schedule: ddpm (ancestral), ddim (eta = 0) or dpmsolver++ (multistep)."""
+def sampling_scheduler(name: str, train_config: dict, clip_denoised: bool = True):
+    """A sampler sharing the training schedule: ddpm (ancestral), ddim (eta = 0) or dpmsolver++ (multistep).
+
+    ``clip_denoised`` clips each step's x_0 estimate to [-1, 1]. With DDB's schedule (beta_end = 0.028, so
+    sqrt(abar_t) ~ 1e-3 over the last few hundred steps) a deterministic sampler otherwise amplifies small
+    noise-prediction errors several-hundred-fold and diverges; the author code's ancestral sampler does not clip.
+    """
     if name == "ddpm":
-        return DDPMScheduler.from_config(train_config)
+        return DDPMScheduler.from_config(train_config, clip_sample=clip_denoised, clip_sample_range=1.0)
     if name == "ddim":
-        return DDIMScheduler.from_config(train_config)
+        return DDIMScheduler.from_config(train_config, clip_sample=clip_denoised, clip_sample_range=1.0)
     if name == "dpmsolver++":
-        return DPMSolverMultistepScheduler.from_config(train_config, algorithm_type="dpmsolver++", solver_order=2)
+        # dpmsolver++ predicts x_0 internally; thresholding with ratio 1.0 at max 1.0 is the same clip.
+        return DPMSolverMultistepScheduler.from_config(
+            train_config, algorithm_type="dpmsolver++", solver_order=2,
+            thresholding=clip_denoised, dynamic_thresholding_ratio=1.0, sample_max_value=1.0)
     raise ValueError(f"unknown sampling scheduler {name!r}; use ddpm, ddim or dpmsolver++")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ddb.atomic import write_text
 from ddb.data import load_split
+from ddb.logs import start_logging
 from ddb.metrics import classification_metrics, group_accuracies
 from ddb.models import load_classifier
 from ddb.tables import read_table
@@ -33,7 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    start_logging()
     args = parse_args(argv)
     device = setup(0, args.threads)
     model, info = load_classifier(args.model, device)

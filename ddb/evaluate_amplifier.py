@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from ddb.atomic import write_text
+from ddb.logs import start_logging
 from ddb.metrics import binary_auroc, precision_recall
 from ddb.tables import read_table
 
@@ -40,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    start_logging()
     args = parse_args(argv)
     scores = read_table(args.scores, "scores")
     train = scores[scores["split"] == "train"]

@@ -30,8 +30,8 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def small_cnn(num_classes: int) -> nn.Sequential:
-    """Four conv blocks (32-64-128-128 channels) and global average pooling: enough for 16-64 px images."""
+def small_cnn(num_classes: int, width: int = 16) -> nn.Sequential:
+    """Four conv blocks (width x 1-2-4-4 channels) and global average pooling: enough for 16-64 px images."""
 
     def block(cin, cout, pool):
         layers = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
@@ -39,13 +39,13 @@ def small_cnn(num_classes: int) -> nn.Sequential:
 
     return nn.Sequential(
         Normalize((0.5,) * 3, (0.5,) * 3),
-        *block(3, 32, True),
-        *block(32, 64, True),
-        *block(64, 128, True),
-        *block(128, 128, False),
+        *block(3, width, True),
+        *block(width, 2 * width, True),
+        *block(2 * width, 4 * width, True),
+        *block(4 * width, 4 * width, False),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
-        nn.Linear(128, num_classes),
+        nn.Linear(4 * width, num_classes),
     )
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 from ddb import shapes
 from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
+from ddb.logs import start_logging
 from ddb.tables import write_table
 
 log = logging.getLogger("ddb.prepare_data")
@@ -57,7 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    start_logging()
     args = parse_args(argv)
     settings = stage_settings(args.source, args.settings)
     log.info("settings: %s", settings)

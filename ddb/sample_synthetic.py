@@ -20,6 +20,7 @@ from PIL import Image
 from ddb import diffusion
 from ddb.atomic import atomic_dir, atomic_file
 from ddb.config import stage_settings
+from ddb.logs import start_logging
 from ddb.training import Progress, setup
 
 log = logging.getLogger("ddb.sample_synthetic")
@@ -49,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    start_logging()
     args = parse_args(argv)
     settings = stage_settings("sampling", args.settings)
     log.info("settings: %s", json.dumps(settings, sort_keys=True))
@@ -60,7 +61,7 @@ def main(argv=None) -> None:
     device = setup(settings["seed"] * 1000 + args.class_index, args.threads)
     unet = UNet2DModel.from_pretrained(args.model / "unet").to(device).eval()
     train_config = DDPMScheduler.from_pretrained(args.model / "scheduler").config
-    scheduler = diffusion.sampling_scheduler(settings["scheduler"], train_config)
+    scheduler = diffusion.sampling_scheduler(settings["scheduler"], train_config, settings["clip_denoised"])
     generator = torch.Generator(device).manual_seed(settings["seed"] * 1000 + args.class_index)
     name = info["class_names"][args.class_index]
     total = settings["images_per_class"]

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ddb.data import load_split
 from ddb.groupdro import pseudo_groups
+from ddb.logs import start_logging
 from ddb.models import load_classifier
 from ddb.tables import SPLITS, read_table, write_table
 from ddb.training import predict_logits, setup
@@ -47,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    start_logging()
     args = parse_args(argv)
     device = setup(0, args.threads)
     amplifier, info = load_classifier(args.amplifier, device)

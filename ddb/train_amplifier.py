@@ -1,7 +1,7 @@
 """Stage "train amplifier" (DDB stage 3): a classifier trained *only* on synthetic images.
 
 Targets are the generating classes. The stage takes no real-data input at all, so the amplifier cannot have seen,
-let alone memorised, a real bias-conflicting image. A held-out fraction of the synthetic set picks the best epoch.
+let alone memorised, a real bias-conflicting image. A held-out fraction of the synthetic set picks the epoch (lowest held-out loss).
 Writes ``model.safetensors``, ``model.json`` and ``training_log.csv`` into the output folder.
 """
 
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
 from ddb.data import load_synthetic
+from ddb.logs import start_logging
 from ddb.models import build_classifier, save_classifier
 from ddb.training import BestKeeper, predict_logits, sample_batches, setup
 
@@ -36,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    start_logging()
     args = parse_args(argv)
     settings = stage_settings("amplifier", args.settings)
     log.info("settings: %s", json.dumps(settings, sort_keys=True))
@@ -67,17 +68,18 @@ def main(argv=None) -> None:
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+        row = {"epoch": epoch, "train_loss": sum(losses) / len(losses)}
         if n_holdout:
-            pred = predict_logits(model, data.images[holdout], device).argmax(1)
-            holdout_acc = (pred == data.labels[holdout]).float().mean().item()
-        else:  # no hold-out asked for: the last epoch wins
-            holdout_acc = float(epoch)
-        best.offer(model, holdout_acc, epoch)
-        history.append({"epoch": epoch, "train_loss": sum(losses) / len(losses), "holdout_acc": holdout_acc})
-        log.info("epoch %d/%d train_loss=%.4f holdout_acc=%.4f", epoch, settings["epochs"], history[-1]["train_loss"], holdout_acc)
+            logits = predict_logits(model, data.images[holdout], device)
+            row["holdout_loss"] = F.cross_entropy(logits, data.labels[holdout]).item()
+            row["holdout_acc"] = (logits.argmax(1) == data.labels[holdout]).float().mean().item()
+        # Held-out loss, not accuracy, picks the epoch: accuracy saturates at 1.0 within a few epochs.
+        best.offer(model, -row["holdout_loss"] if n_holdout else float(epoch), epoch)
+        history.append(row)
+        log.info("epoch %d/%d %s", epoch, settings["epochs"], " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
 
     model.load_state_dict(best.state)
-    log.info("keeping epoch %d (held-out synthetic accuracy %.4f)", best.step, best.score)
+    log.info("keeping epoch %d (selection score %.4f: minus held-out synthetic loss)", best.step, best.score)
     with atomic_dir(args.out) as tmp:
         save_classifier(model, tmp, {"arch": settings["arch"], "num_classes": num_classes, "image_size": image_size,
                                      "trained_on": "synthetic", "best_epoch": best.step, "settings": settings})

@@ -24,12 +24,13 @@ from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
 from ddb.data import load_split
 from ddb.groupdro import GroupDROLoss, compact_ids, group_balanced_weights
+from ddb.logs import start_logging
 from ddb.methods import METHODS
 from ddb.metrics import classification_metrics, selection_score
 from ddb.models import build_classifier, load_classifier, save_classifier
 from ddb.reweighting import reweighted_loss
 from ddb.tables import read_table
-from ddb.training import BestKeeper, Progress, predict_logits, sample_batches, setup
+from ddb.training import BestKeeper, Progress, augment, predict_logits, sample_batches, setup
 
 log = logging.getLogger("ddb.train_debiased")
 
@@ -53,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    start_logging()
     args = parse_args(argv)
     settings = stage_settings("classifier", args.settings)
     recipe = stage_settings("recipes", {args.method: json.loads(args.recipe_settings or "{}")})[args.method] \
@@ -93,7 +94,10 @@ def main(argv=None) -> None:
     model.train()
     for step in range(1, settings["steps"] + 1):
         idx = next(batches)
-        images = train.images[idx].to(device).float().div_(255)
+        images = train.images[idx]
+        if settings["augment_shift"] >= 0:
+            images = augment(images, generator, settings["augment_shift"])
+        images = images.to(device).float().div_(255)
         labels = train.labels[idx].to(device)
         per_sample = F.cross_entropy(model(images), labels, reduction="none")
         if args.method == "erm":

@@ -21,6 +21,7 @@ from ddb import diffusion
 from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
 from ddb.data import load_split
+from ddb.logs import start_logging
 from ddb.tables import read_table
 from ddb.training import Progress, sample_batches, setup
 
@@ -37,7 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    start_logging()
     args = parse_args(argv)
     settings = stage_settings("diffusion", args.settings)
     log.info("settings: %s", json.dumps(settings, sort_keys=True))

@@ -1,4 +1,4 @@
-"""Shared pieces of the training stages: device, seeding, batch sampling, prediction, best-checkpoint keeping."""
+"""Shared pieces of the training stages: device, seeding, batch sampling, augmentation, prediction, best checkpoint."""
 
 from __future__ import annotations
 
@@ -41,6 +41,20 @@ def sample_batches(n: int, batch_size: int, generator: torch.Generator, weights:
             yield order[start : start + batch_size]
 
 
+def augment(images: torch.Tensor, generator: torch.Generator, max_shift: int) -> torch.Tensor:
+    """Random translation by up to ``max_shift`` pixels (reflect padding) and horizontal flip, per sample.
+
+    Works on a (B, C, H, W) batch of any dtype; draws only from ``generator``."""
+    b, _, h, w = images.shape
+    flip = torch.rand(b, generator=generator) < 0.5
+    images = torch.where(flip[:, None, None, None].to(images.device), images.flip(-1), images)
+    if max_shift <= 0:
+        return images
+    padded = torch.nn.functional.pad(images.float(), (max_shift,) * 4, mode="reflect").to(images.dtype)
+    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).tolist()
+    return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, images_uint8: torch.Tensor, device, batch_size: int = 512) -> torch.Tensor:
     """Logits (N, K) on CPU for uint8 images (N, 3, H, W), model in eval mode."""
@@ -71,12 +85,10 @@ class Progress:
 
     def __init__(self, total: int, every: int, what: str):
         self.total, self.every, self.what = total, every, what
-        self.start = self.last = time.perf_counter()
+        self.start = time.perf_counter()
 
     def __call__(self, step: int, **values) -> None:
         if step % self.every and step != self.total:
             return
-        now = time.perf_counter()
         fields = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
-        log.info("%s step %d/%d %s (%.1f s elapsed)", self.what, step, self.total, fields, now - self.start)
-        self.last = now
+        log.info("%s step %d/%d %s (%.1f s elapsed)", self.what, step, self.total, fields, time.perf_counter() - self.start)

@@ -2,7 +2,6 @@
 import ast
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from ddb.methods import METHODS as METHOD_INFO
 
 # Jobs call `python -m ddb.<stage>`: without --sdm conda that is the environment running Snakemake itself,
 # whether or not it was activated.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+if not workflow.deployment_settings.deployment_method:
+    shell.prefix(f'set -euo pipefail; export PATH="{Path(sys.executable).parent}:$PATH"; ')
 
 validate(config, "../ddb/config.schema.yaml")
 
