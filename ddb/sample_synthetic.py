@@ -26,9 +26,11 @@ from ddb.training import Progress, setup
 log = logging.getLogger("ddb.sample_synthetic")
 
 
-def image_grid(images: np.ndarray, columns: int = 10, scale: int = 2) -> Image.Image:
-    """Tile uint8 images (N, H, W, 3) into one picture, upscaled ``scale`` x without smoothing."""
+def image_grid(images: np.ndarray, columns: int = 10, scale: int | None = None) -> Image.Image:
+    """Tile uint8 images (N, H, W, 3) into one picture, upscaled ``scale`` x without smoothing
+    (default: so that each image is at least 64 px wide)."""
     n, h, w, _ = images.shape
+    scale = scale or max(1, -(-64 // w))
     rows = math.ceil(n / columns)
     canvas = np.zeros((rows * (h + 2), columns * (w + 2), 3), dtype=np.uint8)
     for i, img in enumerate(images):

@@ -23,7 +23,7 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     cmd = [*SNAKEMAKE, "-s", str(workdir / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=1200)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=1200, cwd=workdir)
     if check and proc.returncode:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
@@ -146,7 +146,8 @@ def test_code_change_reruns_the_stage_and_its_dependants(workflow_copy, module, 
 
 def test_bad_config_key_is_a_clear_error(tmp_path):
     (tmp_path / "bad.yaml").write_text("diffusoin:\n  steps: 3\n")
-    proc = snakemake(REPO, "-d", str(tmp_path), "-n", "--configfile", str(tmp_path / "bad.yaml"), check=False)
+    proc = subprocess.run([*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "--configfile",
+                           str(tmp_path / "bad.yaml")], capture_output=True, text=True, env=ENV, cwd=REPO)
     assert proc.returncode != 0
     assert "diffusoin" in proc.stdout + proc.stderr
 
