@@ -1,6 +1,8 @@
-"""Stage "collect": every run's metrics into ``summary.csv`` (numbers) and ``summary.md`` (a readable table).
+"""Stage "collect": every run's metrics into result tables.
 
-One row per (dataset, method, seed). DDB rows carry the amplifier's detection quality on the training set;
+- ``summary.csv`` / ``summary.md``: one row per (dataset, method, seed). Rows of methods that use an amplifier
+  carry that amplifier's detection quality on the training set (``amplifier`` says synthetic or real).
+- ``summary_mean.csv`` / ``summary_mean.md``: per (dataset, method), mean and std over seeds ("mean ± std").
 ``uses_bias_labels`` says whether the method or its model selection read any bias label.
 """
 
@@ -18,40 +20,54 @@ from ddb.logs import start_logging
 from ddb.methods import METHODS
 
 log = logging.getLogger("ddb.collect")
-COLUMNS = ["dataset", "method", "seed", "uses_bias_labels", "selection", "avg_acc", "worst_group_acc",
-           "aligned_acc", "conflicting_acc", "unbiased_acc", "worst_class_acc",
+METRICS = ["avg_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc", "worst_class_acc",
            "amp_auroc", "amp_precision", "amp_recall"]
-PERCENT = ["avg_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc", "worst_class_acc",
-           "amp_auroc", "amp_precision", "amp_recall"]
+COLUMNS = ["dataset", "method", "seed", "uses_bias_labels", "selection", "amplifier", *METRICS]
+NOTE = ("Accuracies in % on the test split. amp_* = detection of the bias-conflicting training images by the "
+        "amplifier the method uses (AUROC of its loss; precision/recall of its error set), computed with true bias "
+        "labels for evaluation only. uses_bias_labels: the method or its model selection read bias labels.\n\n")
 
 
 def summary_table(metrics: list[dict], detections: list[dict]) -> pd.DataFrame:
     runs = pd.DataFrame([{k: v for k, v in m.items() if k != "per_group"} for m in metrics])
-    amp = pd.DataFrame(detections)
-    amp = amp.reindex(columns=["dataset", "amp_auroc", "amp_precision", "amp_recall"])
-    table = runs.merge(amp, on="dataset", how="left")
-    # The amplifier informs DDB methods only; other rows would otherwise suggest they used it.
-    uses_amp = table["method"].map(lambda m: bool(METHODS[m]["needs"]))
-    table.loc[~uses_amp, ["amp_auroc", "amp_precision", "amp_recall"]] = float("nan")
+    runs["amplifier"] = runs["method"].map(lambda m: METHODS[m]["amplifier"])
+    amp = pd.DataFrame(detections).reindex(columns=["dataset", "amplifier", "amp_auroc", "amp_precision", "amp_recall"])
+    table = runs.merge(amp, on=["dataset", "amplifier"], how="left")
     return table[COLUMNS].sort_values(["dataset", "method", "seed"]).reset_index(drop=True)
 
 
-def markdown(table: pd.DataFrame) -> str:
+def mean_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std and number of seeds per (dataset, method)."""
+    keys = ["dataset", "method", "uses_bias_labels", "selection", "amplifier"]
+    grouped = table.fillna({"amplifier": "-"}).groupby(keys, sort=True)[METRICS]
+    out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_std"))
+    return out.join(grouped.size().rename("n_seeds")).reset_index()
+
+
+def markdown(table: pd.DataFrame, title: str) -> str:
+    return f"# {title}\n\n" + NOTE + table.to_markdown(index=False) + "\n"
+
+
+def percent(table: pd.DataFrame) -> pd.DataFrame:
     shown = table.copy()
-    for col in PERCENT:
-        shown[col] = (100 * shown[col]).round(2)
-    header = ("All accuracies in % on the test split; amp_* = bias-amplifier detection of bias-conflicting "
-              "training images (AUROC of its loss; precision/recall of its error set), using true bias labels "
-              "for evaluation only.\n\n")
-    return "# Results\n\n" + header + shown.to_markdown(index=False) + "\n"
+    shown[METRICS] = (100 * shown[METRICS]).round(2)
+    return shown
+
+
+def mean_std_strings(means: pd.DataFrame) -> pd.DataFrame:
+    """``81.30 ± 0.40`` cells (percent) for people; the CSV keeps the numbers."""
+    shown = means[["dataset", "method", "uses_bias_labels", "selection", "amplifier", "n_seeds"]].copy()
+    for metric in METRICS:
+        m, s = 100 * means[f"{metric}_mean"], 100 * means[f"{metric}_std"]
+        shown[metric] = [f"{a:.2f} ± {b:.2f}" if pd.notna(a) else "" for a, b in zip(m, s)]
+    return shown
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metrics", required=True, nargs="+", type=Path, help="metrics.json files from evaluate")
-    p.add_argument("--detection", required=True, nargs="+", type=Path, help="detection.json files from evaluate_amplifier")
-    p.add_argument("--csv", required=True, type=Path, help="output summary.csv")
-    p.add_argument("--markdown", required=True, type=Path, help="output summary.md")
+    p.add_argument("--detection", nargs="*", default=[], type=Path, help="detection.json files from evaluate_amplifier")
+    p.add_argument("--out-dir", required=True, type=Path, help="folder for summary{,_mean}.{csv,md}")
     return p.parse_args(argv)
 
 
@@ -60,10 +76,13 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     table = summary_table([json.loads(p.read_text()) for p in args.metrics],
                           [json.loads(p.read_text()) for p in args.detection])
-    with atomic_file(args.csv) as tmp:
-        table.to_csv(tmp, index=False)
-    write_text(args.markdown, markdown(table))
-    log.info("summary of %d runs:\n%s", len(table), markdown(table))
+    means = mean_table(table)
+    for name, frame in (("summary", table), ("summary_mean", means)):
+        with atomic_file(args.out_dir / f"{name}.csv") as tmp:
+            frame.to_csv(tmp, index=False)
+    write_text(args.out_dir / "summary.md", markdown(percent(table), "Results per run"))
+    write_text(args.out_dir / "summary_mean.md", markdown(mean_std_strings(means), "Results, mean ± std over seeds"))
+    log.info("collected %d runs:\n%s", len(table), mean_std_strings(means).to_string(index=False))
 
 
 if __name__ == "__main__":

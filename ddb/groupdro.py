@@ -3,8 +3,10 @@
 Notation: B per-sample losses l_i with group ids g_i in {0..G-1}; q = adversarial group weights (q in simplex).
 Per batch:
   1. L_g = sum_{i: g_i = g} l_i / max(1, |{i: g_i = g}|)           (absent groups: L_g = 0)
-  2. q_g <- q_g * exp(eta * L_g)  (detached), then q <- q / sum(q)
+  2. q_g <- q_g * exp(eta * (L_g + C / sqrt(n_g)))  (detached), then q <- q / sum(q)
   3. loss = sum_g q_g * L_g
+The group-size adjustment C / sqrt(n_g) (n_g = training count) enters the weight update only; the reference code
+also adds it to the model's loss in place, which shifts the loss by a constant per group and is not copied here.
 """
 
 from __future__ import annotations
@@ -21,15 +23,20 @@ def group_mean_losses(per_sample_loss: torch.Tensor, groups: torch.Tensor, num_g
 
 
 class GroupDROLoss(nn.Module):
-    def __init__(self, num_groups: int, step_size: float = 0.01):
+    def __init__(self, num_groups: int, step_size: float = 0.01, adjustment: float = 0.0,
+                 group_counts: torch.Tensor | None = None):
         super().__init__()
         self.num_groups, self.step_size = num_groups, step_size
         self.register_buffer("group_weights", torch.full((num_groups,), 1.0 / num_groups))
+        if adjustment and group_counts is None:
+            raise ValueError("the group adjustment C / sqrt(n_g) needs the training group counts")
+        bonus = adjustment / group_counts.double().sqrt() if adjustment else torch.zeros(num_groups)
+        self.register_buffer("size_adjustment", bonus.float())
 
     def forward(self, per_sample_loss: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
         group_loss, _ = group_mean_losses(per_sample_loss, groups, self.num_groups)
         with torch.no_grad():
-            weights = self.group_weights * torch.exp(self.step_size * group_loss.detach())
+            weights = self.group_weights * torch.exp(self.step_size * (group_loss.detach() + self.size_adjustment))
             self.group_weights.copy_(weights / weights.sum())
         return (self.group_weights * group_loss).sum()
 
@@ -43,6 +50,11 @@ def group_balanced_weights(groups: torch.Tensor) -> torch.Tensor:
 def pseudo_groups(label: torch.Tensor, amp_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Recipe I pseudo-group of each sample: (label, amplifier-predicted class) -> label * K + amp_pred."""
     return label * num_classes + amp_pred
+
+
+def error_set_groups(label: torch.Tensor, misclassified: torch.Tensor) -> torch.Tensor:
+    """Recipe I "with error set": (label, amplifier-misclassified) -> label * 2 + misclassified (2 groups per class)."""
+    return label * 2 + misclassified.long()
 
 
 def compact_ids(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

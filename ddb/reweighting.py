@@ -1,7 +1,12 @@
-"""Recipe II: LfF-style per-sample reweighting with a frozen bias amplifier (Nam et al., NeurIPS 2020; DDB Sec. 3).
+"""Recipe II and LfF: per-sample reweighting by relative difficulty (Nam et al., NeurIPS 2020; DDB Sec. 3).
 
   W(x) = L_amp(x) / (L_amp(x) + L_model(x) + eps)      (detached: no gradient flows through W)
   loss = (1/B) * sum_i W(x_i) * CE(f_model(x_i), y_i)
+
+LfF options (both switchable for DDB-II): the per-sample losses are first smoothed by an EMA over visits,
+e_i <- alpha e_i + (1 - alpha) l_i (the first visit stores l_i), then divided by the largest current value of the
+sample's class over the whole training set. In LfF the biased model is trained jointly with GCE; in DDB it is the
+frozen amplifier.
 
 A sample the amplifier gets wrong (high L_amp: bias-conflicting) gets W near 1; one it gets right (bias-aligned)
 gets W near 0 once the model also fits it.
@@ -21,3 +26,31 @@ def relative_difficulty(amp_loss: torch.Tensor, model_loss: torch.Tensor, eps: f
 def reweighted_loss(model_loss: torch.Tensor, amp_loss: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Batch mean of W * per-sample model CE."""
     return (relative_difficulty(amp_loss, model_loss, eps) * model_loss).mean()
+
+
+class LossEMA:
+    """EMA of each training sample's loss across its visits (LfF), with class-wise max normalisation."""
+
+    def __init__(self, labels: torch.Tensor, alpha: float):
+        self.labels, self.alpha = labels, alpha
+        self.values = torch.zeros(len(labels))
+        self.seen = torch.zeros(len(labels), dtype=torch.bool)
+
+    def update(self, idx: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+        """Fold the detached batch losses of samples ``idx`` in; return their smoothed values."""
+        loss = loss.detach().float().cpu()
+        old = self.values[idx]
+        self.values[idx] = torch.where(self.seen[idx], self.alpha * old + (1 - self.alpha) * loss, loss)
+        self.seen[idx] = True
+        return self.values[idx]
+
+    def classwise_normalised(self, idx: torch.Tensor) -> torch.Tensor:
+        """Values of ``idx`` divided by the current maximum over the training samples of the same class."""
+        class_max = torch.zeros(int(self.labels.max()) + 1).scatter_reduce(0, self.labels, self.values, "amax")
+        return self.values[idx] / class_max[self.labels[idx]].clamp(min=1e-8)
+
+
+def gce_loss(logits: torch.Tensor, labels: torch.Tensor, q: float = 0.7) -> torch.Tensor:
+    """Per-sample generalised cross-entropy (1 - p_y^q) / q (Zhang & Sabuncu 2018), LfF's biased-model loss."""
+    p_label = logits.softmax(1).gather(1, labels[:, None])[:, 0]
+    return (1 - p_label.clamp(min=1e-8) ** q) / q

@@ -1,7 +1,8 @@
 """Stage "train amplifier" (DDB stage 3): a classifier trained *only* on synthetic images.
 
-Targets are the generating classes. The stage takes no real-data input at all, so the amplifier cannot have seen,
-let alone memorised, a real bias-conflicting image. A held-out fraction of the synthetic set picks the epoch (lowest held-out loss).
+Targets are the generating classes. Given ``--synthetic`` the stage takes no real-data input at all, so the
+amplifier cannot have seen, let alone memorised, a real bias-conflicting image. ``--real-metadata`` instead trains
+the same classifier on the real training split: the paper's ablation (amplifier on real vs synthetic images). A held-out fraction of the synthetic set picks the epoch (lowest held-out loss).
 Writes ``model.safetensors``, ``model.json`` and ``training_log.csv`` into the output folder.
 """
 
@@ -18,9 +19,10 @@ import torch.nn.functional as F
 
 from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
-from ddb.data import load_synthetic
+from ddb.data import load_split, load_synthetic
 from ddb.logs import start_logging
 from ddb.models import build_classifier, save_classifier
+from ddb.tables import read_table
 from ddb.training import BestKeeper, predict_logits, sample_batches, setup
 
 log = logging.getLogger("ddb.train_amplifier")
@@ -28,8 +30,9 @@ log = logging.getLogger("ddb.train_amplifier")
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--synthetic", required=True, nargs="+", type=Path,
-                   help="synthetic image folders, one per class, in class order")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--synthetic", nargs="+", type=Path, help="synthetic image folders, one per class, in class order")
+    source.add_argument("--real-metadata", type=Path, help="ablation: train on the real training split of this metadata table")
     p.add_argument("--out", required=True, type=Path, help="output amplifier folder")
     p.add_argument("--settings", default=None, help="JSON 'amplifier' settings (defaults: ddb/config.schema.yaml)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
@@ -42,14 +45,19 @@ def main(argv=None) -> None:
     settings = stage_settings("amplifier", args.settings)
     log.info("settings: %s", json.dumps(settings, sort_keys=True))
     device = setup(settings["seed"], args.threads)
-    data = load_synthetic(args.synthetic)
-    num_classes, image_size = len(args.synthetic), data.images.shape[-1]
+    if args.synthetic:
+        data, num_classes, trained_on = load_synthetic(args.synthetic), len(args.synthetic), "synthetic"
+    else:
+        metadata = read_table(args.real_metadata, "metadata")
+        data, trained_on = load_split(metadata, args.real_metadata.parent, "train"), "real"
+        num_classes = int(metadata["label"].max()) + 1
+    image_size = data.images.shape[-1]
 
     generator = torch.Generator().manual_seed(settings["seed"])
     order = torch.randperm(len(data), generator=generator)
     n_holdout = int(round(settings["holdout_fraction"] * len(data)))
     holdout, train = order[:n_holdout], order[n_holdout:]
-    log.info("%d synthetic images (%d classes, %d px): %d train, %d held out", len(data), num_classes,
+    log.info("%d %s images (%d classes, %d px): %d train, %d held out", len(data), trained_on, num_classes,
              image_size, len(train), len(holdout))
 
     model = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
@@ -79,10 +87,10 @@ def main(argv=None) -> None:
         log.info("epoch %d/%d %s", epoch, settings["epochs"], " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
 
     model.load_state_dict(best.state)
-    log.info("keeping epoch %d (selection score %.4f: minus held-out synthetic loss)", best.step, best.score)
+    log.info("keeping epoch %d (selection score %.4f: minus held-out loss)", best.step, best.score)
     with atomic_dir(args.out) as tmp:
         save_classifier(model, tmp, {"arch": settings["arch"], "num_classes": num_classes, "image_size": image_size,
-                                     "trained_on": "synthetic", "best_epoch": best.step, "settings": settings})
+                                     "trained_on": trained_on, "best_epoch": best.step, "settings": settings})
         pd.DataFrame(history).to_csv(tmp / "training_log.csv", index=False)
 
 

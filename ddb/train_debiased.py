@@ -1,10 +1,12 @@
-"""Stage "train debiased model" (DDB stage 5): ERM, Recipe I or Recipe II on the real training split.
+"""Stage "train debiased model" (DDB stage 5): one method (ddb/methods.py) on the real training split.
 
 - ``erm``: mean cross-entropy.
-- ``ddb_i``: GroupDRO (ddb/groupdro.py) over the amplifier's pseudo-groups read from scores.parquet, with
-  pseudo-group-balanced batches.
-- ``ddb_ii``: per-sample CE weighted by W = L_amp / (L_amp + L_model) (ddb/reweighting.py), with L_amp from the
-  frozen amplifier on the same batch.
+- ``groupdro_oracle``: GroupDRO on the true (label, bias) groups (uses bias labels).
+- ``jtt``: ERM for T epochs, then a fresh model with its error set upsampled.
+- ``lff``: Learning from Failure, with a jointly trained GCE-biased model.
+- ``ddb_i`` / ``ddb_i_error_set`` / ``ddb_i_real_amplifier``: GroupDRO on amplifier pseudo-groups from a scores
+  table, (label, amplifier prediction) or (label, amplifier misclassified).
+- ``ddb_ii`` / ``ddb_ii_real_amplifier``: W = L_amp / (L_amp + L_model) with the frozen amplifier.
 The checkpoint is chosen on the validation split (``selection``: label_free or oracle), never on test.
 Writes ``model.safetensors``, ``model.json``, ``training_log.csv`` and ``selection.json``.
 """
@@ -12,6 +14,7 @@ Writes ``model.safetensors``, ``model.json``, ``training_log.csv`` and ``selecti
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -20,31 +23,114 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from ddb import objectives
 from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
-from ddb.data import load_split
-from ddb.groupdro import GroupDROLoss, compact_ids, group_balanced_weights
+from ddb.data import ImageSet, load_split
+from ddb.groupdro import error_set_groups
+from ddb.jtt import automatic_upweight, upsampling_weights
 from ddb.logs import start_logging
 from ddb.methods import METHODS
 from ddb.metrics import classification_metrics, selection_score
 from ddb.models import build_classifier, load_classifier, save_classifier
-from ddb.reweighting import reweighted_loss
 from ddb.tables import read_table
 from ddb.training import BestKeeper, Progress, augment, predict_logits, sample_batches, setup
 
 log = logging.getLogger("ddb.train_debiased")
 
 
+def fit(model, objective: objectives.Objective, train: ImageSet, settings: dict, steps: int, generator, device,
+        validate=None, what: str = "train") -> tuple[BestKeeper, list[dict]]:
+    """The training loop shared by every method. ``validate(model) -> (score, metrics)`` runs every
+    ``eval_every`` steps and the best-scoring weights are kept; without it the last weights are kept."""
+    params = itertools.chain(model.parameters(), *(m.parameters() for m in objective.extra_modules))
+    optimizer = torch.optim.Adam(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
+    batches = sample_batches(len(train), settings["batch_size"], generator, objective.sampling_weights)
+    progress = Progress(steps, settings["eval_every"], what)
+    best, history, running = BestKeeper(), [], []
+    for module in (model, *objective.extra_modules):
+        module.train()
+    for step in range(1, steps + 1):
+        idx = next(batches)
+        images = train.images[idx]
+        if settings["augment_shift"] >= 0:
+            images = augment(images, generator, settings["augment_shift"])
+        images = images.to(device).float().div_(255)
+        labels = train.labels[idx].to(device)
+        logits = model(images)
+        per_sample_ce = F.cross_entropy(logits, labels, reduction="none")
+        loss = objective.loss(idx, images, labels, per_sample_ce, logits)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running.append(loss.item())
+        if step % settings["eval_every"] == 0 or step == steps:
+            row = {"step": step, "train_loss": sum(running) / len(running)}
+            running = []
+            if validate is not None:
+                score, metrics = validate(model)
+                best.offer(model, score, step)
+                row |= {"val_selection_score": score, **{f"val_{k}": v for k, v in metrics.items()}}
+            history.append(row)
+            progress(step, **{k: v for k, v in row.items() if k in ("train_loss", "val_selection_score")})
+    if validate is None:
+        best.offer(model, 0.0, steps)
+    return best, history
+
+
+def build_objective(method: str, recipe: dict, args, metadata: pd.DataFrame, train: ImageSet, settings: dict,
+                    num_classes: int, generator, device) -> objectives.Objective:
+    info = METHODS[method]
+    if method == "erm":
+        return objectives.Objective()
+    if method == "groupdro_oracle":
+        rows = metadata.set_index("sample_id").loc[train.sample_ids]
+        if rows["group"].isna().any():
+            raise SystemExit("groupdro_oracle needs bias labels for every training image; this dataset has none")
+        return _grouped(objectives.GroupDRO(torch.tensor(rows["group"].to_numpy(dtype="int64")), recipe, device))
+    if info["recipe"] == "ddb_i":
+        scores = read_table(args.scores, "scores").set_index("sample_id").loc[train.sample_ids]
+        if info["pseudo_label"] == "argmax":
+            groups = torch.tensor(scores["pseudo_group"].to_numpy(dtype="int64"))
+        else:
+            groups = error_set_groups(train.labels, torch.tensor(scores["amp_misclassified"].to_numpy(dtype=bool)))
+        return _grouped(objectives.GroupDRO(groups, recipe, device))
+    if info["recipe"] == "ddb_ii":
+        amplifier, _ = load_classifier(args.amplifier, device)
+        amplifier.requires_grad_(False)
+        return objectives.FrozenAmplifierReweighting(amplifier, train.labels, recipe)
+    if method == "lff":
+        biased = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
+        return objectives.LearningFromFailure(biased, train.labels, recipe)
+    if method == "jtt":
+        steps_per_epoch = max(1, len(train) // settings["batch_size"])
+        identifier = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
+        fit(identifier, objectives.Objective(), train, settings, recipe["identification_epochs"] * steps_per_epoch,
+            generator, device, what="jtt identification")
+        wrong = predict_logits(identifier, train.images, device).argmax(1) != train.labels
+        if not wrong.any():  # the identification model memorised everything: JTT has nothing to upweight
+            raise SystemExit("JTT's error set is empty; lower recipes.jtt.identification_epochs")
+        upweight = automatic_upweight(wrong) if recipe["upweight"] == -1 else recipe["upweight"]
+        log.info("JTT error set: %d of %d training images, upweight %d", int(wrong.sum()), len(wrong), upweight)
+        return objectives.Upsampled(upsampling_weights(wrong, upweight))
+    raise ValueError(f"no objective for method {method!r}")
+
+
+def _grouped(objective: objectives.GroupDRO) -> objectives.GroupDRO:
+    log.info("%d non-empty groups; sizes: %s", len(objective.group_sizes), objective.group_sizes)
+    return objective
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--method", required=True, choices=sorted(METHODS), help="debiasing method")
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
-    p.add_argument("--scores", type=Path, help="scores.parquet from score_real (ddb_i)")
-    p.add_argument("--amplifier", type=Path, help="amplifier folder from train_amplifier (ddb_ii)")
+    p.add_argument("--scores", type=Path, help="scores.parquet from score_real (Recipe I methods)")
+    p.add_argument("--amplifier", type=Path, help="amplifier folder from train_amplifier (Recipe II methods)")
     p.add_argument("--out", required=True, type=Path, help="output model folder")
     p.add_argument("--seed", type=int, default=0, help="seed of this run")
     p.add_argument("--settings", default=None, help="JSON 'classifier' settings (defaults: ddb/config.schema.yaml)")
-    p.add_argument("--recipe-settings", default=None, help="JSON settings of the method's recipe (recipes.<method>)")
+    p.add_argument("--recipe-settings", default=None, help="JSON settings of the method's recipe (recipes.<recipe>)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     args = p.parse_args(argv)
     for need in METHODS[args.method]["needs"]:
@@ -57,8 +143,9 @@ def main(argv=None) -> None:
     start_logging()
     args = parse_args(argv)
     settings = stage_settings("classifier", args.settings)
-    recipe = stage_settings("recipes", {args.method: json.loads(args.recipe_settings or "{}")})[args.method] \
-        if args.method != "erm" else {}
+    recipe_name = METHODS[args.method]["recipe"]
+    recipe = stage_settings("recipes", {recipe_name: json.loads(args.recipe_settings or "{}")})[recipe_name] \
+        if recipe_name else {}
     log.info("method %s, seed %d, settings: %s, recipe: %s", args.method, args.seed,
              json.dumps(settings, sort_keys=True), json.dumps(recipe, sort_keys=True))
     device = setup(args.seed, args.threads)
@@ -67,62 +154,19 @@ def main(argv=None) -> None:
     train = load_split(metadata, args.metadata.parent, "train")
     val = load_split(metadata, args.metadata.parent, "val")
     val_rows = metadata[metadata["split"] == "val"]
-    val_bias = val_rows["bias"].to_numpy() if val_rows["bias"].notna().all() else None
+    val_bias = val_rows["bias"].to_numpy(dtype="int64") if val_rows["bias"].notna().all() else None
+    val_aligned = val_rows["bias_aligned"].to_numpy(dtype=bool) if val_bias is not None else None
     num_classes = int(metadata["label"].max()) + 1
-    model = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     generator = torch.Generator().manual_seed(args.seed)
+    objective = build_objective(args.method, recipe, args, metadata, train, settings, num_classes, generator, device)
 
-    sampling_weights, robust_loss, amplifier = None, None, None
-    if args.method == "ddb_i":
-        scores = read_table(args.scores, "scores").set_index("sample_id")
-        groups, present = compact_ids(torch.as_tensor(scores.loc[train.sample_ids, "pseudo_group"].to_numpy()))
-        counts = torch.bincount(groups)
-        log.info("%d non-empty pseudo-groups; sizes: %s", len(present),
-                 dict(zip(present.tolist(), counts.tolist())))
-        robust_loss = GroupDROLoss(len(present), recipe["step_size"]).to(device)
-        if recipe["balanced_sampler"]:
-            sampling_weights = group_balanced_weights(groups)
-    elif args.method == "ddb_ii":
-        amplifier, _ = load_classifier(args.amplifier, device)
-        for p in amplifier.parameters():
-            p.requires_grad_(False)
+    def validate(model):
+        pred = predict_logits(model, val.images, device).argmax(1).numpy()
+        score = selection_score(settings["selection"], pred, val.labels.numpy(), val_bias)
+        return score, classification_metrics(pred, val.labels.numpy(), val_bias, val_aligned)
 
-    batches = sample_batches(len(train), settings["batch_size"], generator, sampling_weights)
-    progress = Progress(settings["steps"], settings["eval_every"], args.method)
-    best, history, running = BestKeeper(), [], []
-    model.train()
-    for step in range(1, settings["steps"] + 1):
-        idx = next(batches)
-        images = train.images[idx]
-        if settings["augment_shift"] >= 0:
-            images = augment(images, generator, settings["augment_shift"])
-        images = images.to(device).float().div_(255)
-        labels = train.labels[idx].to(device)
-        per_sample = F.cross_entropy(model(images), labels, reduction="none")
-        if args.method == "erm":
-            loss = per_sample.mean()
-        elif args.method == "ddb_i":
-            loss = robust_loss(per_sample, groups[idx].to(device))
-        else:
-            with torch.no_grad():
-                amp_loss = F.cross_entropy(amplifier(images), labels, reduction="none")
-            loss = reweighted_loss(per_sample, amp_loss, recipe["eps"])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        running.append(loss.item())
-        if step % settings["eval_every"] == 0 or step == settings["steps"]:
-            pred = predict_logits(model, val.images, device).argmax(1).numpy()
-            score = selection_score(settings["selection"], pred, val.labels.numpy(), val_bias)
-            val_metrics = classification_metrics(pred, val.labels.numpy(), val_bias,
-                                                 val_rows["bias_aligned"].to_numpy() if val_bias is not None else None)
-            best.offer(model, score, step)
-            history.append({"step": step, "train_loss": sum(running) / len(running), "val_selection_score": score,
-                            **{f"val_{k}": v for k, v in val_metrics.items()}})
-            running = []
-            progress(step, loss=history[-1]["train_loss"], val_score=score)
-
+    model = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
+    best, history = fit(model, objective, train, settings, settings["steps"], generator, device, validate, args.method)
     model.load_state_dict(best.state)
     log.info("selected step %d (%s validation score %.4f)", best.step, settings["selection"], best.score)
     uses_bias = METHODS[args.method]["uses_bias_labels"] or settings["selection"] == "oracle"

@@ -3,7 +3,7 @@ rule train_amplifier:
     input:
         synthetic=synthetic_dirs,
     output:
-        model=directory("results/{dataset}/amplifier/model"),
+        model=directory("results/{dataset}/amplifier_synthetic/model"),
     log:
         "results/logs/train_amplifier/{dataset}.log",
     benchmark:
@@ -25,17 +25,44 @@ rule train_amplifier:
         " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 
-# DDB stage 4: the frozen amplifier scores every real image into one Parquet table.
-rule score_real:
+# Ablation: the same amplifier trained on the real training split (methods *_real_amplifier).
+rule train_real_amplifier:
     input:
-        amplifier=rules.train_amplifier.output.model,
         metadata=rules.prepare_data.output.metadata,
     output:
-        scores="results/{dataset}/scores.parquet",
+        model=directory("results/{dataset}/amplifier_real/model"),
     log:
-        "results/logs/score_real/{dataset}.log",
+        "results/logs/train_real_amplifier/{dataset}.log",
     benchmark:
-        "results/benchmarks/score_real/{dataset}.tsv"
+        "results/benchmarks/train_real_amplifier/{dataset}.tsv"
+    params:
+        settings=settings_json(config["amplifier"] | config["real_amplifier"]),
+        code=code_version("train_amplifier"),
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Training the ablation's amplifier of {wildcards.dataset} on real images"
+    shell:
+        "python -m ddb.train_amplifier --real-metadata {input.metadata} --out {output.model}"
+        " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+
+
+# DDB stage 4: a frozen amplifier scores every real image into one Parquet table.
+rule score_real:
+    input:
+        amplifier="results/{dataset}/amplifier_{source}/model",
+        metadata=rules.prepare_data.output.metadata,
+    output:
+        scores="results/{dataset}/amplifier_{source}/scores.parquet",
+    log:
+        "results/logs/score_real/{dataset}/{source}.log",
+    benchmark:
+        "results/benchmarks/score_real/{dataset}/{source}.tsv"
     params:
         code=code_version("score_real"),
     threads: 4
@@ -46,7 +73,7 @@ rule score_real:
     conda:
         "../envs/ddb.yaml"
     message:
-        "Scoring the real images of {wildcards.dataset} with the frozen amplifier"
+        "Scoring the real images of {wildcards.dataset} with the frozen {wildcards.source} amplifier"
     shell:
         "python -m ddb.score_real --amplifier {input.amplifier} --metadata {input.metadata}"
         " --out {output.scores} --threads {threads} > {log} 2>&1"

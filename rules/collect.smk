@@ -10,11 +10,14 @@ rule collect:
     output:
         csv="results/tables/summary.csv",
         markdown="results/tables/summary.md",
+        mean_csv="results/tables/summary_mean.csv",
+        mean_markdown="results/tables/summary_mean.md",
     log:
         "results/logs/collect/summary.log",
     benchmark:
         "results/benchmarks/collect/summary.tsv"
     params:
+        out_dir=lambda wildcards, output: Path(output.csv).parent,
         code=code_version("collect"),
     threads: 1
     conda:
@@ -23,4 +26,4 @@ rule collect:
         "Collecting result tables"
     shell:
         "python -m ddb.collect --metrics {input.metrics} --detection {input.detection}"
-        " --csv {output.csv} --markdown {output.markdown} > {log} 2>&1"
+        " --out-dir {params.out_dir} > {log} 2>&1"

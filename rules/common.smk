@@ -26,6 +26,7 @@ wildcard_constraints:
     method="|".join(METHOD_INFO),
     seed=r"\d+",
     class_index=r"\d+",
+    source="synthetic|real",
 
 
 def settings_json(section):
@@ -89,11 +90,10 @@ def synthetic_dirs(wildcards):
 
 def method_inputs(wildcards):
     """What a method's training job reads besides the metadata (ddb/methods.py says what each needs)."""
-    paths = {
-        "scores": f"results/{wildcards.dataset}/scores.parquet",
-        "amplifier": f"results/{wildcards.dataset}/amplifier/model",
-    }
-    return {need: paths[need] for need in METHOD_INFO[wildcards.method]["needs"]}
+    info = METHOD_INFO[wildcards.method]
+    folder = f"results/{wildcards.dataset}/amplifier_{info['amplifier']}"
+    paths = {"scores": f"{folder}/scores.parquet", "amplifier": f"{folder}/model"}
+    return {need: paths[need] for need in info["needs"]}
 
 
 def method_flags(wildcards, input):
@@ -103,7 +103,8 @@ def method_flags(wildcards, input):
 
 
 def recipe_settings(wildcards):
-    return settings_json(config["recipes"].get(wildcards.method, {}))
+    recipe = METHOD_INFO[wildcards.method]["recipe"]
+    return settings_json(config["recipes"][recipe] if recipe else {})
 
 
 def all_metrics():
@@ -116,4 +117,10 @@ def all_metrics():
 
 
 def all_detections():
-    return expand("results/{dataset}/amplifier/detection.json", dataset=list(config["datasets"]))
+    """Detection quality of every amplifier some configured method uses."""
+    sources = sorted({METHOD_INFO[m]["amplifier"] for m in METHODS} - {None})
+    return expand(
+        "results/{dataset}/amplifier_{source}/detection.json",
+        dataset=list(config["datasets"]),
+        source=sources,
+    )

@@ -29,11 +29,11 @@ rule evaluate_amplifier:
     input:
         scores=rules.score_real.output.scores,
     output:
-        detection="results/{dataset}/amplifier/detection.json",
+        detection="results/{dataset}/amplifier_{source}/detection.json",
     log:
-        "results/logs/evaluate_amplifier/{dataset}.log",
+        "results/logs/evaluate_amplifier/{dataset}/{source}.log",
     benchmark:
-        "results/benchmarks/evaluate_amplifier/{dataset}.tsv"
+        "results/benchmarks/evaluate_amplifier/{dataset}/{source}.tsv"
     params:
         code=code_version("evaluate_amplifier"),
     threads: 1
@@ -43,7 +43,7 @@ rule evaluate_amplifier:
     conda:
         "../envs/ddb.yaml"
     message:
-        "Measuring the amplifier's detection of bias-conflicting images in {wildcards.dataset}"
+        "Measuring the {wildcards.source} amplifier's detection of bias-conflicting images in {wildcards.dataset}"
     shell:
         "python -m ddb.evaluate_amplifier --scores {input.scores} --dataset {wildcards.dataset}"
-        " --out {output.detection} > {log} 2>&1"
+        " --amplifier {wildcards.source} --out {output.detection} > {log} 2>&1"

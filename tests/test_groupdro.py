@@ -58,3 +58,22 @@ def test_group_balanced_weights_draw_each_group_equally():
     groups = torch.tensor([0] * 98 + [1] * 2)
     weights = group_balanced_weights(groups)
     assert weights[:98].sum().item() == pytest.approx(weights[98:].sum().item())
+
+
+def test_group_size_adjustment_enters_the_weight_update_only():
+    counts = torch.tensor([100, 4])
+    dro = GroupDROLoss(num_groups=2, step_size=0.1, adjustment=2.0, group_counts=counts)
+    loss = dro(torch.tensor([1.0, 1.0]), torch.tensor([0, 1]))
+    # q proportional to exp(0.1 * (1 + 2/sqrt(n_g))): 2/10 for group 0, 2/2 for group 1
+    unnorm = [math.exp(0.1 * 1.2), math.exp(0.1 * 2.0)]
+    assert dro.group_weights.tolist() == pytest.approx([u / sum(unnorm) for u in unnorm], rel=1e-6)
+    assert loss.item() == pytest.approx(1.0)  # the model's loss has no adjustment term
+    with pytest.raises(ValueError, match="group counts"):
+        GroupDROLoss(2, 0.1, adjustment=1.0)
+
+
+def test_error_set_groups_two_per_class():
+    from ddb.groupdro import error_set_groups
+
+    groups = error_set_groups(torch.tensor([0, 0, 2, 2]), torch.tensor([False, True, False, True]))
+    assert groups.tolist() == [0, 1, 4, 5]

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from ddb.methods import METHODS
 from ddb.tables import read_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,24 +76,30 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
     for k in range(3):
         assert len(list((res / f"shapes/synthetic/class_{k}/images").glob("*.png"))) == 6
         assert (res / f"shapes/synthetic/class_{k}/grid.png").stat().st_size > 0
-    assert json.loads((res / "shapes/amplifier/model/model.json").read_text())["trained_on"] == "synthetic"
-    scores = read_table(res / "shapes/scores.parquet", "scores")
-    assert sorted(scores["sample_id"]) == sorted(metadata["sample_id"])
-    assert (scores["pseudo_group"] == scores["label"] * 3 + scores["amp_pred"]).all()
-    detection = json.loads((res / "shapes/amplifier/detection.json").read_text())
-    assert detection["n"] == 120 and 0 <= detection["amp_auroc"] <= 1
-    for method in ("erm", "ddb_i", "ddb_ii"):
+    for source in ("synthetic", "real"):
+        amp = res / f"shapes/amplifier_{source}"
+        assert json.loads((amp / "model/model.json").read_text())["trained_on"] == source
+        scores = read_table(amp / "scores.parquet", "scores")
+        assert sorted(scores["sample_id"]) == sorted(metadata["sample_id"])
+        assert (scores["pseudo_group"] == scores["label"] * 3 + scores["amp_pred"]).all()
+        detection = json.loads((amp / "detection.json").read_text())
+        assert detection["n"] == 120 and detection["amplifier"] == source and 0 <= detection["amp_auroc"] <= 1
+    for method in METHODS:
         metrics = json.loads((res / f"shapes/debias/{method}/seed0/metrics.json").read_text())
         assert metrics["method"] == method and metrics["n_test"] == 36 and len(metrics["per_group"]) == 9
         assert (res / f"shapes/debias/{method}/seed0/model/training_log.csv").exists()
     summary = pd.read_csv(res / "tables/summary.csv")
-    assert sorted(summary["method"]) == ["ddb_i", "ddb_ii", "erm"]
+    assert sorted(summary["method"]) == sorted(METHODS)
     assert {"conflicting_acc", "unbiased_acc", "worst_group_acc", "uses_bias_labels", "amp_auroc"} <= set(summary.columns)
-    assert not summary["uses_bias_labels"].any()
+    assert summary.set_index("method")["uses_bias_labels"].to_dict() == {m: m == "groupdro_oracle" for m in METHODS}
+    assert summary.set_index("method").loc["ddb_i_real_amplifier", "amplifier"] == "real"
+    assert summary.set_index("method")["amp_auroc"].isna().to_dict() == {m: METHODS[m]["amplifier"] is None for m in METHODS}
     assert "| ddb_ii" in (res / "tables/summary.md").read_text()
+    assert "±" in (res / "tables/summary_mean.md").read_text()
+    assert pd.read_csv(res / "tables/summary_mean.csv")["n_seeds"].eq(1).all()
     logs = list((res / "logs").rglob("*.log"))
-    assert len(logs) == 15 and all(log.stat().st_size > 0 for log in logs)
-    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 15
+    assert len(logs) == 30 and all(log.stat().st_size > 0 for log in logs)
+    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 30
     assert not list(res.rglob("*.tmp-*"))  # no half-written leftovers
 
 
@@ -101,7 +108,7 @@ def test_complete_run_has_nothing_left_to_do(workflow_copy):
 
 
 def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
-    out = snakemake(workflow_copy, "--configfile", "tiny.yaml", "-n", "-p", "-f", "results/shapes/amplifier/model").stdout
+    out = snakemake(workflow_copy, "--configfile", "tiny.yaml", "-n", "-p", "-f", "results/shapes/amplifier_synthetic/model").stdout
     command = next(line for line in out.splitlines() if "ddb.train_amplifier" in line)
     inputs = command.split("--synthetic")[1].split("--out")[0].split()
     assert inputs == [f"results/shapes/synthetic/class_{k}/images" for k in range(3)]
@@ -111,16 +118,21 @@ def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"classifier": {"lr": 0.01}}, {"train_debiased": 3, "evaluate": 3, "collect": 1}),
-        ({"recipes": {"ddb_i": {"step_size": 0.5}}}, {"train_debiased": 1, "evaluate": 1, "collect": 1}),
+        ({"classifier": {"lr": 0.01}}, {"train_debiased": 9, "evaluate": 9, "collect": 1}),
+        # Recipe I settings: ddb_i, ddb_i_error_set, ddb_i_real_amplifier
+        ({"recipes": {"ddb_i": {"step_size": 0.5}}}, {"train_debiased": 3, "evaluate": 3, "collect": 1}),
+        # the real-data ablation does not depend on the synthetic set
         ({"sampling": {"guidance_w": 2.0}},
          {"sample_synthetic": 3, "train_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1,
-          "train_debiased": 2, "evaluate": 2, "collect": 1}),
+          "train_debiased": 3, "evaluate": 3, "collect": 1}),
         ({"diffusion": {"p_uncond": 0.2}},
          {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
-          "evaluate_amplifier": 1, "train_debiased": 2, "evaluate": 2, "collect": 1}),
+          "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, "collect": 1}),
+        ({"real_amplifier": {"epochs": 2}},
+         {"train_real_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1, "train_debiased": 2, "evaluate": 2,
+          "collect": 1}),
     ],
-    ids=["classifier", "recipe_i", "sampling", "diffusion"],
+    ids=["classifier", "recipe_i", "sampling", "diffusion", "real_amplifier"],
 )
 def test_config_change_reruns_exactly_the_dependent_stages(workflow_copy, changes, expected):
     assert planned_jobs(workflow_copy, "--configfile", tiny_with(workflow_copy, "changed.yaml", **changes)) == expected
@@ -129,9 +141,9 @@ def test_config_change_reruns_exactly_the_dependent_stages(workflow_copy, change
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("evaluate", {"evaluate": 3, "collect": 1}),
+        ("evaluate", {"evaluate": 9, "collect": 1}),
         # metrics.py is imported by train_debiased, evaluate and evaluate_amplifier: the hash follows imports
-        ("metrics", {"train_debiased": 3, "evaluate": 3, "evaluate_amplifier": 1, "collect": 1}),
+        ("metrics", {"train_debiased": 9, "evaluate": 9, "evaluate_amplifier": 2, "collect": 1}),
     ],
 )
 def test_code_change_reruns_the_stage_and_its_dependants(workflow_copy, module, expected):
