@@ -158,6 +158,8 @@ def main(argv=None) -> None:
     val_aligned = val_rows["bias_aligned"].to_numpy(dtype=bool) if val_bias is not None else None
     num_classes = int(metadata["label"].max()) + 1
     generator = torch.Generator().manual_seed(args.seed)
+    # The target model is built first, so its initial weights depend on the seed alone, not on the method.
+    model = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
     objective = build_objective(args.method, recipe, args, metadata, train, settings, num_classes, generator, device)
 
     def validate(model):
@@ -165,7 +167,6 @@ def main(argv=None) -> None:
         score = selection_score(settings["selection"], pred, val.labels.numpy(), val_bias)
         return score, classification_metrics(pred, val.labels.numpy(), val_bias, val_aligned)
 
-    model = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
     best, history = fit(model, objective, train, settings, settings["steps"], generator, device, validate, args.method)
     model.load_state_dict(best.state)
     log.info("selected step %d (%s validation score %.4f)", best.step, settings["selection"], best.score)

@@ -60,8 +60,8 @@ def _ddb_imports(path):
 
 
 def code_version(module):
-    """sha256 of a stage module and every ddb module it imports, transitively, plus the config schema
-    (which holds the defaults). As a param it makes an edit of the stage's code rerun the stage."""
+    """sha256 of a stage module and every ddb module it imports, transitively. As a param it makes an edit of the
+    stage's code rerun the stage. (Schema defaults need no hash: they reach the stage filled into its params.)"""
     todo, seen = [module], set()
     while todo:
         name = todo.pop()
@@ -71,7 +71,6 @@ def code_version(module):
     digest = hashlib.sha256()
     for name in sorted(seen):
         digest.update(name.encode() + (PACKAGE_DIR / f"{name}.py").read_bytes())
-    digest.update((PACKAGE_DIR / "config.schema.yaml").read_bytes())
     return digest.hexdigest()[:16]
 
 
