@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ddb.groupdro import GroupDROLoss, compact_ids, group_balanced_weights
-from ddb.reweighting import LossEMA, gce_loss, relative_difficulty
+from ddb.reweighting import LossEMA, gce_loss, reweighted_loss
 
 
 class Objective:
@@ -71,7 +71,7 @@ class FrozenAmplifierReweighting(Objective):
             amp_loss = F.cross_entropy(self.amplifier(images), labels, reduction="none")
         amp = _smoothed(self.amp_ema, idx, amp_loss, self.classwise)
         model = _smoothed(self.model_ema, idx, per_sample_ce, self.classwise)
-        return (relative_difficulty(amp, model, self.eps) * per_sample_ce).mean()
+        return reweighted_loss(per_sample_ce, amp, model, self.eps)
 
 
 class LearningFromFailure(Objective):
@@ -89,6 +89,5 @@ class LearningFromFailure(Objective):
         biased_ce = F.cross_entropy(biased_logits, labels, reduction="none")
         biased = _smoothed(self.biased_ema, idx, biased_ce, self.classwise)
         model = _smoothed(self.model_ema, idx, per_sample_ce, self.classwise)
-        weights = relative_difficulty(biased, model)
-        return gce_loss(biased_logits, labels, self.q).mean() + (weights * per_sample_ce).mean()
+        return gce_loss(biased_logits, labels, self.q).mean() + reweighted_loss(per_sample_ce, biased, model)
 

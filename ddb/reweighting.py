@@ -23,9 +23,12 @@ def relative_difficulty(amp_loss: torch.Tensor, model_loss: torch.Tensor, eps: f
     return amp_loss / (amp_loss + model_loss + eps)
 
 
-def reweighted_loss(model_loss: torch.Tensor, amp_loss: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Batch mean of W * per-sample model CE."""
-    return (relative_difficulty(amp_loss, model_loss, eps) * model_loss).mean()
+def reweighted_loss(model_loss: torch.Tensor, amp_score: torch.Tensor, model_score: torch.Tensor | None = None,
+                    eps: float = 1e-8) -> torch.Tensor:
+    """Batch mean of W * per-sample model CE, with W from the amplifier's and the model's scores: the raw
+    per-sample losses by default, or their LfF-smoothed values."""
+    model_score = model_loss if model_score is None else model_score
+    return (relative_difficulty(amp_score, model_score, eps) * model_loss).mean()
 
 
 class LossEMA:

@@ -74,11 +74,7 @@ def code_version(module):
     return digest.hexdigest()[:16]
 
 
-# ---- results layout: results/<dataset>/<stage>/... ----
-def data_dir(wildcards):
-    return f"results/{wildcards.dataset}/data"
-
-
+# ---- input functions over the results layout: results/<dataset>/<stage>/... ----
 def synthetic_dirs(wildcards):
     return expand(
         "results/{dataset}/synthetic/class_{class_index}/images",

@@ -50,3 +50,10 @@ def test_gce_hand_computed():
     logits = torch.log(torch.tensor([[0.25, 0.75], [0.5, 0.5]]))
     expected = [(1 - 0.75**0.7) / 0.7, (1 - 0.5**0.7) / 0.7]
     assert gce_loss(logits, torch.tensor([1, 0]), q=0.7).tolist() == pytest.approx(expected, rel=1e-5)
+
+
+def test_reweighted_loss_with_smoothed_scores_weights_the_raw_loss():
+    model_loss = torch.tensor([2.0, 2.0], requires_grad=True)
+    # W from the scores (amp 3, model 1 -> 0.75; amp 0, model 1 -> 0), applied to the raw model loss
+    loss = reweighted_loss(model_loss, torch.tensor([3.0, 0.0]), torch.tensor([1.0, 1.0]), eps=0.0)
+    assert loss.item() == pytest.approx((0.75 * 2 + 0 * 2) / 2)
