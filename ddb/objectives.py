@@ -1,7 +1,7 @@
 """What each method optimises: per-sample draw weights and a loss per batch (no files, no training loop).
 
 Every objective gets the batch indices into the training set, the (augmented) batch, its labels, the model's
-per-sample cross-entropy and logits, and returns the scalar loss to minimise.
+per-sample cross-entropy, and returns the scalar loss to minimise.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class Objective:
     sampling_weights: torch.Tensor | None = None  # per-sample draw weights; None = shuffled epochs
     extra_modules: tuple[nn.Module, ...] = ()  # trained jointly with the model (LfF's biased model)
 
-    def loss(self, idx, images, labels, per_sample_ce, logits) -> torch.Tensor:
+    def loss(self, idx, images, labels, per_sample_ce) -> torch.Tensor:
         return per_sample_ce.mean()
 
 
@@ -42,7 +42,7 @@ class GroupDRO(Objective):
         if settings["balanced_sampler"]:
             self.sampling_weights = group_balanced_weights(self.groups)
 
-    def loss(self, idx, images, labels, per_sample_ce, logits):
+    def loss(self, idx, images, labels, per_sample_ce):
         return self.robust(per_sample_ce, self.groups[idx].to(per_sample_ce.device))
 
 
@@ -66,7 +66,7 @@ class FrozenAmplifierReweighting(Objective):
         self.amp_ema = LossEMA(train_labels, alpha) if track else None
         self.model_ema = LossEMA(train_labels, alpha) if track else None
 
-    def loss(self, idx, images, labels, per_sample_ce, logits):
+    def loss(self, idx, images, labels, per_sample_ce):
         with torch.no_grad():
             amp_loss = F.cross_entropy(self.amplifier(images), labels, reduction="none")
         amp = _smoothed(self.amp_ema, idx, amp_loss, self.classwise)
@@ -84,7 +84,7 @@ class LearningFromFailure(Objective):
         self.biased_ema = LossEMA(train_labels, settings["ema_alpha"])
         self.model_ema = LossEMA(train_labels, settings["ema_alpha"])
 
-    def loss(self, idx, images, labels, per_sample_ce, logits):
+    def loss(self, idx, images, labels, per_sample_ce):
         biased_logits = self.biased(images)
         biased_ce = F.cross_entropy(biased_logits, labels, reduction="none")
         biased = _smoothed(self.biased_ema, idx, biased_ce, self.classwise)
