@@ -23,7 +23,8 @@ def build_unet(settings: dict, num_classes: int) -> UNet2DModel:
     if settings["image_size"] % 2 ** (levels - 1):
         raise ValueError(f"image_size {settings['image_size']} is not divisible by 2^{levels - 1} ({levels} UNet levels)")
     down = tuple("AttnDownBlock2D" if i in attention else "DownBlock2D" for i in range(levels))
-    up = tuple("AttnUpBlock2D" if i in attention else "UpBlock2D" for i in reversed(range(levels)))
+    up_attention = attention if settings["attention_in_up_path"] else set()
+    up = tuple("AttnUpBlock2D" if i in up_attention else "UpBlock2D" for i in reversed(range(levels)))
     return UNet2DModel(
         sample_size=settings["image_size"],
         in_channels=3,

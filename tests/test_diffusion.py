@@ -56,3 +56,19 @@ def test_unet_shape_errors_are_explained():
         diffusion.build_unet(stage_settings("diffusion", TINY | {"image_size": 9}), 2)
     with pytest.raises(ValueError, match="attention_levels"):
         diffusion.build_unet(stage_settings("diffusion", TINY | {"attention_levels": [5]}), 2)
+
+
+def test_paper_preset_builds_the_author_unet_shape():
+    import yaml
+    from pathlib import Path
+
+    preset = yaml.safe_load((Path(__file__).parents[1] / "configs" / "paper.yaml").read_text())
+    settings = stage_settings("diffusion", preset["diffusion"])
+    unet = diffusion.build_unet(settings, num_classes=2)
+    assert unet.config.block_out_channels == (128, 256, 256, 256) and unet.config.layers_per_block == 2
+    assert unet.config.down_block_types == ("AttnDownBlock2D",) * 4  # attention at every down resolution
+    assert unet.config.up_block_types == ("UpBlock2D",) * 4  # none in the up path
+    assert unet.config.dropout == 0.15 and unet.config.sample_size == 64
+    assert unet.config.num_class_embeds == 3
+    sampling = stage_settings("sampling", preset["sampling"])
+    assert (sampling["scheduler"], sampling["num_inference_steps"], sampling["images_per_class"]) == ("ddpm", 1000, 1000)
