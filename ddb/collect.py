@@ -1,8 +1,9 @@
 """Stage "collect": every run's metrics into result tables.
 
-- ``summary.csv`` / ``summary.md``: one row per (dataset, method, seed). Rows of methods that use an amplifier
-  carry that amplifier's detection quality on the training set (``amplifier`` says synthetic or real).
-- ``summary_mean.csv`` / ``summary_mean.md``: per (dataset, method), mean and std over seeds ("mean ± std").
+- ``summary.csv`` / ``summary.md``: one row per (dataset, method, amplifier, seed). Rows of methods that use an
+  amplifier carry that amplifier's detection quality on the training set; ``amplifier`` says what it was trained on:
+  ``real`` or ``synthetic/<sampling variant>`` (``base`` = the ``sampling`` section, others from ``sweeps.sampling``).
+- ``summary_mean.csv`` / ``summary_mean.md``: per (dataset, method, amplifier), mean and std over seeds.
 ``uses_bias_labels`` says whether the method or its model selection read any bias label.
 """
 
@@ -17,7 +18,6 @@ import pandas as pd
 
 from ddb.atomic import atomic_file, write_text
 from ddb.logs import start_logging
-from ddb.methods import METHODS
 
 log = logging.getLogger("ddb.collect")
 METRICS = ["avg_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc", "worst_class_acc",
@@ -30,14 +30,13 @@ NOTE = ("Accuracies in % on the test split. amp_* = detection of the bias-confli
 
 def summary_table(metrics: list[dict], detections: list[dict]) -> pd.DataFrame:
     runs = pd.DataFrame([{k: v for k, v in m.items() if k != "per_group"} for m in metrics])
-    runs["amplifier"] = runs["method"].map(lambda m: METHODS[m]["amplifier"])
     amp = pd.DataFrame(detections).reindex(columns=["dataset", "amplifier", "amp_auroc", "amp_precision", "amp_recall"])
     table = runs.merge(amp, on=["dataset", "amplifier"], how="left")
-    return table[COLUMNS].sort_values(["dataset", "method", "seed"]).reset_index(drop=True)
+    return table[COLUMNS].sort_values(["dataset", "method", "amplifier", "seed"]).reset_index(drop=True)
 
 
 def mean_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std and number of seeds per (dataset, method)."""
+    """Mean, std and number of seeds per (dataset, method, amplifier)."""
     keys = ["dataset", "method", "uses_bias_labels", "selection", "amplifier"]
     grouped = table.fillna({"amplifier": "-"}).groupby(keys, sort=True)[METRICS]
     out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_std"))

@@ -1,7 +1,7 @@
 """Stage "evaluate": a trained model on the test split.
 
 Writes ``metrics.json``: average, worst-class, worst-group, bias-aligned, bias-conflicting and unbiased accuracy
-(definitions in ddb/metrics.py), the per-group accuracies, and the run's provenance (method, seed, selection,
+(definitions in ddb/metrics.py), the per-group accuracies, and the run's provenance (method, seed, amplifier, selection,
 whether bias labels were used). Test bias labels are read here, for evaluation only.
 """
 
@@ -28,6 +28,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", required=True, type=Path, help="model folder written by train_debiased")
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
     p.add_argument("--dataset", required=True, help="dataset name, recorded in the metrics")
+    p.add_argument("--amplifier", default="none",
+                   help="the amplifier the run used (real, synthetic/<sampling variant>, none), recorded in the metrics")
     p.add_argument("--out", required=True, type=Path, help="output metrics.json")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     return p.parse_args(argv)
@@ -51,6 +53,7 @@ def main(argv=None) -> None:
     per_group = group_accuracies(pred, label, bias).to_dict("records") if has_bias else []
     result = {
         "dataset": args.dataset, "method": info["method"], "seed": info["seed"],
+        "amplifier": None if args.amplifier == "none" else args.amplifier,
         "selection": selection["selection"], "selected_step": selection["step"],
         "method_uses_bias_labels": selection["method_uses_bias_labels"],
         "uses_bias_labels": selection["uses_bias_labels"],

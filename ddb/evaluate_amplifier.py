@@ -36,8 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scores", required=True, type=Path, help="scores.parquet written by score_real")
     p.add_argument("--dataset", required=True, help="dataset name, recorded in the output")
-    p.add_argument("--amplifier", default="synthetic", choices=["synthetic", "real"],
-                   help="what the scored amplifier was trained on, recorded in the output")
+    p.add_argument("--amplifier", default="synthetic",
+                   help="what the scored amplifier was trained on (real, synthetic/<sampling variant>), recorded")
     p.add_argument("--out", required=True, type=Path, help="output detection.json")
     return p.parse_args(argv)
 

@@ -3,11 +3,11 @@ rule train_amplifier:
     input:
         synthetic=synthetic_dirs,
     output:
-        model=directory("results/{dataset}/amplifier_synthetic/model"),
+        model=directory("results/{dataset}/amplifier/synthetic/{sampling}/model"),
     log:
-        "results/logs/train_amplifier/{dataset}.log",
+        "results/logs/train_amplifier/{dataset}/{sampling}.log",
     benchmark:
-        "results/benchmarks/train_amplifier/{dataset}.tsv"
+        "results/benchmarks/train_amplifier/{dataset}/{sampling}.tsv"
     params:
         settings=settings_json(config["amplifier"]),
         code=code_version("train_amplifier"),
@@ -19,7 +19,7 @@ rule train_amplifier:
     conda:
         "../envs/ddb.yaml"
     message:
-        "Training the bias amplifier of {wildcards.dataset} on synthetic images"
+        "Training the bias amplifier of {wildcards.dataset} on synthetic images ({wildcards.sampling})"
     shell:
         "python -m ddb.train_amplifier --synthetic {input.synthetic} --out {output.model}"
         " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
@@ -30,7 +30,7 @@ rule train_real_amplifier:
     input:
         metadata=rules.prepare_data.output.metadata,
     output:
-        model=directory("results/{dataset}/amplifier_real/model"),
+        model=directory("results/{dataset}/amplifier/real/model"),
     log:
         "results/logs/train_real_amplifier/{dataset}.log",
     benchmark:
@@ -55,14 +55,14 @@ rule train_real_amplifier:
 # DDB stage 4: a frozen amplifier scores every real image into one Parquet table.
 rule score_real:
     input:
-        amplifier="results/{dataset}/amplifier_{source}/model",
+        amplifier="results/{dataset}/amplifier/{amplifier}/model",
         metadata=rules.prepare_data.output.metadata,
     output:
-        scores="results/{dataset}/amplifier_{source}/scores.parquet",
+        scores="results/{dataset}/amplifier/{amplifier}/scores.parquet",
     log:
-        "results/logs/score_real/{dataset}/{source}.log",
+        "results/logs/score_real/{dataset}/{amplifier}.log",
     benchmark:
-        "results/benchmarks/score_real/{dataset}/{source}.tsv"
+        "results/benchmarks/score_real/{dataset}/{amplifier}.tsv"
     params:
         code=code_version("score_real"),
     threads: 4
@@ -73,7 +73,7 @@ rule score_real:
     conda:
         "../envs/ddb.yaml"
     message:
-        "Scoring the real images of {wildcards.dataset} with the frozen {wildcards.source} amplifier"
+        "Scoring the real images of {wildcards.dataset} with the frozen {wildcards.amplifier} amplifier"
     shell:
         "python -m ddb.score_real --amplifier {input.amplifier} --metadata {input.metadata}"
         " --out {output.scores} --threads {threads} > {log} 2>&1"

@@ -1,7 +1,9 @@
 # Helpers only (no rules): config validation, the results layout, stage settings, code hashes, inputs.
 import ast
+import copy
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -15,18 +17,60 @@ from ddb.methods import METHODS as METHOD_INFO
 if not workflow.deployment_settings.deployment_method:
     shell.prefix(f'set -euo pipefail; export PATH="{Path(sys.executable).parent}:$PATH"; ')
 
+# `--config seeds=[0,1]` arrives as strings (Snakemake reads list values with YAML's BaseLoader).
+if isinstance(config.get("seeds"), list):
+    config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in config["seeds"]]
 validate(config, "../ddb/config.schema.yaml")
 
 PACKAGE_DIR = Path(workflow.basedir) / "ddb"
 METHODS = tuple(config["methods"])
+SYNTHETIC_METHODS = tuple(m for m in METHODS if METHOD_INFO[m]["amplifier"] == "synthetic")
+
+
+def sampling_variants():
+    """Synthetic sets by name: ``base`` is the ``sampling`` section; each ``sweeps.sampling`` entry overrides it and
+    is named by its overrides (``guidance_w=2.0``, ``num_inference_steps=1000,scheduler=ddpm``)."""
+    variants = {"base": config["sampling"]}
+    for index, override in enumerate(config["sweeps"]["sampling"]):
+        settings = config["sampling"] | override
+        try:  # the merged section must be a valid `sampling` section
+            validate({"sampling": copy.deepcopy(settings)}, "../ddb/config.schema.yaml")
+        except Exception as error:
+            raise ValueError(f"config sweeps.sampling[{index}] = {override}: {error}") from None
+        name = ",".join(f"{key}={override[key]}" for key in sorted(override))
+        if settings != config["sampling"]:  # an entry equal to the base adds nothing
+            variants[name] = settings
+    return variants
+
+
+def expand_ratio_sweep():
+    """One extra dataset per ``sweeps.conflicting_ratio`` value and built-in benchmark: ``<name>_ratio<value>``."""
+    ratios = config["sweeps"]["conflicting_ratio"]
+    builtin = {n: s for n, s in config["datasets"].items() if s["source"] == "builtin_shapes"}
+    if ratios and not builtin:
+        raise ValueError("config sweeps.conflicting_ratio needs a dataset with source: builtin_shapes")
+    for name, spec in builtin.items():
+        for ratio in ratios:
+            swept = copy.deepcopy(spec)
+            swept["builtin_shapes"]["conflicting_ratio"] = ratio
+            config["datasets"].setdefault(f"{name}_ratio{ratio:g}", swept)
+
+
+expand_ratio_sweep()
+SAMPLING_VARIANTS = sampling_variants()
+_variant_pattern = "|".join(re.escape(name) for name in SAMPLING_VARIANTS)
 
 
 wildcard_constraints:
-    dataset=r"[a-z][a-z0-9_]*",
-    method="|".join(METHOD_INFO),
+    dataset=r"[a-z][a-z0-9_.]*",
+    sampling=_variant_pattern,
+    # an amplifier: `real`, or `synthetic/<sampling variant>` (the synthetic set it was trained on)
+    amplifier=rf"real|synthetic/(?:{_variant_pattern})",
+    # a debiased-model run: the method, plus `/<sampling variant>` for methods using the synthetic amplifier
+    run="|".join([re.escape(m) for m in METHOD_INFO if METHOD_INFO[m]["amplifier"] != "synthetic"]
+                 + [rf"{m}/(?:{_variant_pattern})" for m in METHOD_INFO if METHOD_INFO[m]["amplifier"] == "synthetic"]),
     seed=r"\d+",
     class_index=r"\d+",
-    source="synthetic|real",
 
 
 def settings_json(section):
@@ -74,48 +118,75 @@ def code_version(module):
     return digest.hexdigest()[:16]
 
 
+def sampling_settings(wildcards):
+    return settings_json(SAMPLING_VARIANTS[wildcards.sampling])
+
+
+# ---- runs: results/<dataset>/debias/<run>/seed<seed>/, run = method[/sampling variant] ----
+def run_method(wildcards):
+    return wildcards.run.split("/")[0]
+
+
+def run_amplifier(wildcards):
+    """The amplifier a run uses (``real``, ``synthetic/<variant>``), or None."""
+    source = METHOD_INFO[run_method(wildcards)]["amplifier"]
+    return f"synthetic/{wildcards.run.split('/')[1]}" if source == "synthetic" else source
+
+
+def all_runs():
+    """Every configured run name: one per method, and one per sampling variant for synthetic-amplifier methods."""
+    return [f"{m}/{v}" if m in SYNTHETIC_METHODS else m for m in METHODS
+            for v in (SAMPLING_VARIANTS if m in SYNTHETIC_METHODS else ["base"])]
+
+
 # ---- input functions over the results layout: results/<dataset>/<stage>/... ----
 def synthetic_dirs(wildcards):
     return expand(
-        "results/{dataset}/synthetic/class_{class_index}/images",
+        "results/{dataset}/synthetic/{sampling}/class_{class_index}/images",
         dataset=wildcards.dataset,
+        sampling=wildcards.sampling,
         class_index=class_indices(wildcards.dataset),
     )
 
 
 def method_inputs(wildcards):
-    """What a method's training job reads besides the metadata (ddb/methods.py says what each needs)."""
-    info = METHOD_INFO[wildcards.method]
-    folder = f"results/{wildcards.dataset}/amplifier_{info['amplifier']}"
+    """What a run's training job reads besides the metadata (ddb/methods.py says what each method needs)."""
+    folder = f"results/{wildcards.dataset}/amplifier/{run_amplifier(wildcards)}"
     paths = {"scores": f"{folder}/scores.parquet", "amplifier": f"{folder}/model"}
-    return {need: paths[need] for need in info["needs"]}
+    return {need: paths[need] for need in METHOD_INFO[run_method(wildcards)]["needs"]}
 
 
 def method_flags(wildcards, input):
     """``--scores <path>`` / ``--amplifier <path>`` for the inputs the method needs."""
-    needs = METHOD_INFO[wildcards.method]["needs"]
+    needs = METHOD_INFO[run_method(wildcards)]["needs"]
     return " ".join(f"--{key} {value}" for key, value in input.items() if key in needs)
 
 
 def recipe_settings(wildcards):
-    recipe = METHOD_INFO[wildcards.method]["recipe"]
+    recipe = METHOD_INFO[run_method(wildcards)]["recipe"]
     return settings_json(config["recipes"][recipe] if recipe else {})
 
 
 def all_metrics():
     return expand(
-        "results/{dataset}/debias/{method}/seed{seed}/metrics.json",
+        "results/{dataset}/debias/{run}/seed{seed}/metrics.json",
         dataset=list(config["datasets"]),
-        method=METHODS,
+        run=all_runs(),
         seed=config["seeds"],
     )
 
 
 def all_detections():
     """Detection quality of every amplifier some configured method uses."""
-    sources = sorted({METHOD_INFO[m]["amplifier"] for m in METHODS} - {None})
+    amplifiers = set()
+    for method in METHODS:
+        source = METHOD_INFO[method]["amplifier"]
+        if source == "synthetic":
+            amplifiers |= {f"synthetic/{v}" for v in SAMPLING_VARIANTS}
+        elif source:
+            amplifiers.add(source)
     return expand(
-        "results/{dataset}/amplifier_{source}/detection.json",
+        "results/{dataset}/amplifier/{amplifier}/detection.json",
         dataset=list(config["datasets"]),
-        source=sources,
+        amplifier=sorted(amplifiers),
     )

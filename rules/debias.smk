@@ -1,15 +1,17 @@
-# DDB stage 5: the debiased model; the {method} wildcard picks ERM, Recipe I or Recipe II (ddb/methods.py).
+# DDB stage 5: the debiased model. {run} is a method of ddb/methods.py (ERM, Recipe I, Recipe II, baselines), plus
+# the sampling variant for methods that use the synthetic amplifier (the synthetic set behind it).
 rule train_debiased:
     input:
         unpack(method_inputs),
         metadata=rules.prepare_data.output.metadata,
     output:
-        model=directory("results/{dataset}/debias/{method}/seed{seed}/model"),
+        model=directory("results/{dataset}/debias/{run}/seed{seed}/model"),
     log:
-        "results/logs/train_debiased/{dataset}/{method}/seed{seed}.log",
+        "results/logs/train_debiased/{dataset}/{run}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/train_debiased/{dataset}/{method}/seed{seed}.tsv"
+        "results/benchmarks/train_debiased/{dataset}/{run}/seed{seed}.tsv"
     params:
+        method=run_method,
         method_inputs=method_flags,
         settings=settings_json(config["classifier"]),
         recipe=recipe_settings,
@@ -22,8 +24,8 @@ rule train_debiased:
     conda:
         "../envs/ddb.yaml"
     message:
-        "Training {wildcards.method} (seed {wildcards.seed}) on {wildcards.dataset}"
+        "Training {wildcards.run} (seed {wildcards.seed}) on {wildcards.dataset}"
     shell:
-        "python -m ddb.train_debiased --method {wildcards.method} --metadata {input.metadata}"
+        "python -m ddb.train_debiased --method {params.method} --metadata {input.metadata}"
         " {params.method_inputs} --seed {wildcards.seed} --out {output.model}"
         " --settings {params.settings:q} --recipe-settings {params.recipe:q} --threads {threads} > {log} 2>&1"

@@ -25,19 +25,19 @@ rule train_diffusion:
         " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 
-# DDB stage 2: synthetic images of one class with classifier-free guidance (one job per class).
+# DDB stage 2: synthetic images of one class with classifier-free guidance (one job per class and sampling variant).
 rule sample_synthetic:
     input:
         model=rules.train_diffusion.output.model,
     output:
-        images=directory("results/{dataset}/synthetic/class_{class_index}/images"),
-        grid="results/{dataset}/synthetic/class_{class_index}/grid.png",
+        images=directory("results/{dataset}/synthetic/{sampling}/class_{class_index}/images"),
+        grid="results/{dataset}/synthetic/{sampling}/class_{class_index}/grid.png",
     log:
-        "results/logs/sample_synthetic/{dataset}/class_{class_index}.log",
+        "results/logs/sample_synthetic/{dataset}/{sampling}/class_{class_index}.log",
     benchmark:
-        "results/benchmarks/sample_synthetic/{dataset}/class_{class_index}.tsv"
+        "results/benchmarks/sample_synthetic/{dataset}/{sampling}/class_{class_index}.tsv"
     params:
-        settings=settings_json(config["sampling"]),
+        settings=sampling_settings,
         code=code_version("sample_synthetic"),
     threads: 4
     resources:
@@ -47,7 +47,7 @@ rule sample_synthetic:
     conda:
         "../envs/ddb.yaml"
     message:
-        "Sampling synthetic class {wildcards.class_index} of {wildcards.dataset}"
+        "Sampling synthetic class {wildcards.class_index} of {wildcards.dataset} ({wildcards.sampling})"
     shell:
         "python -m ddb.sample_synthetic --model {input.model} --class-index {wildcards.class_index}"
         " --out {output.images} --grid {output.grid} --settings {params.settings:q} --threads {threads}"

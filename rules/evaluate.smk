@@ -4,12 +4,13 @@ rule evaluate:
         model=rules.train_debiased.output.model,
         metadata=rules.prepare_data.output.metadata,
     output:
-        metrics="results/{dataset}/debias/{method}/seed{seed}/metrics.json",
+        metrics="results/{dataset}/debias/{run}/seed{seed}/metrics.json",
     log:
-        "results/logs/evaluate/{dataset}/{method}/seed{seed}.log",
+        "results/logs/evaluate/{dataset}/{run}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/evaluate/{dataset}/{method}/seed{seed}.tsv"
+        "results/benchmarks/evaluate/{dataset}/{run}/seed{seed}.tsv"
     params:
+        amplifier=lambda wildcards: run_amplifier(wildcards) or "none",
         code=code_version("evaluate"),
     threads: 2
     resources:
@@ -18,10 +19,10 @@ rule evaluate:
     conda:
         "../envs/ddb.yaml"
     message:
-        "Evaluating {wildcards.method} (seed {wildcards.seed}) on the {wildcards.dataset} test split"
+        "Evaluating {wildcards.run} (seed {wildcards.seed}) on the {wildcards.dataset} test split"
     shell:
         "python -m ddb.evaluate --model {input.model} --metadata {input.metadata}"
-        " --dataset {wildcards.dataset} --out {output.metrics} --threads {threads} > {log} 2>&1"
+        " --dataset {wildcards.dataset} --amplifier {params.amplifier:q} --out {output.metrics} --threads {threads} > {log} 2>&1"
 
 
 # How well the amplifier flags the bias-conflicting training images (true bias labels: evaluation only).
@@ -29,11 +30,11 @@ rule evaluate_amplifier:
     input:
         scores=rules.score_real.output.scores,
     output:
-        detection="results/{dataset}/amplifier_{source}/detection.json",
+        detection="results/{dataset}/amplifier/{amplifier}/detection.json",
     log:
-        "results/logs/evaluate_amplifier/{dataset}/{source}.log",
+        "results/logs/evaluate_amplifier/{dataset}/{amplifier}.log",
     benchmark:
-        "results/benchmarks/evaluate_amplifier/{dataset}/{source}.tsv"
+        "results/benchmarks/evaluate_amplifier/{dataset}/{amplifier}.tsv"
     params:
         code=code_version("evaluate_amplifier"),
     threads: 1
@@ -43,7 +44,7 @@ rule evaluate_amplifier:
     conda:
         "../envs/ddb.yaml"
     message:
-        "Measuring the {wildcards.source} amplifier's detection of bias-conflicting images in {wildcards.dataset}"
+        "Measuring the {wildcards.amplifier} amplifier's detection of bias-conflicting images in {wildcards.dataset}"
     shell:
         "python -m ddb.evaluate_amplifier --scores {input.scores} --dataset {wildcards.dataset}"
-        " --amplifier {wildcards.source} --out {output.detection} > {log} 2>&1"
+        " --amplifier {wildcards.amplifier:q} --out {output.detection} > {log} 2>&1"

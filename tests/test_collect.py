@@ -5,21 +5,25 @@ import pytest
 from ddb.collect import mean_std_strings, mean_table, summary_table
 
 
-def run(method, seed, conflicting):
-    return {"dataset": "d", "method": method, "seed": seed, "uses_bias_labels": method == "groupdro_oracle",
+def run(method, seed, conflicting, amplifier=None):
+    return {"dataset": "d", "method": method, "seed": seed, "amplifier": amplifier, "uses_bias_labels": method == "groupdro_oracle",
             "selection": "label_free", "avg_acc": 0.5, "worst_group_acc": 0.1, "aligned_acc": 0.9,
             "conflicting_acc": conflicting, "unbiased_acc": 0.5, "worst_class_acc": 0.4, "per_group": []}
 
 
 def test_rows_get_the_detection_of_the_amplifier_they_use_and_seeds_aggregate():
-    metrics = [run("erm", 0, 0.2), run("erm", 1, 0.4), run("ddb_i", 0, 0.7), run("ddb_i_real_amplifier", 0, 0.5)]
-    detections = [{"dataset": "d", "amplifier": "synthetic", "amp_auroc": 0.99, "amp_precision": 0.8, "amp_recall": 1.0},
+    metrics = [run("erm", 0, 0.2), run("erm", 1, 0.4), run("ddb_i", 0, 0.7, "synthetic/base"),
+               run("ddb_i", 0, 0.6, "synthetic/guidance_w=3"), run("ddb_i_real_amplifier", 0, 0.5, "real")]
+    detections = [{"dataset": "d", "amplifier": "synthetic/base", "amp_auroc": 0.99, "amp_precision": 0.8, "amp_recall": 1.0},
+                  {"dataset": "d", "amplifier": "synthetic/guidance_w=3", "amp_auroc": 0.9, "amp_precision": 0.7, "amp_recall": 1.0},
                   {"dataset": "d", "amplifier": "real", "amp_auroc": 0.7, "amp_precision": 0.3, "amp_recall": 0.5}]
-    table = summary_table(metrics, detections).set_index(["method", "seed"])
-    assert table.loc[("ddb_i", 0), "amp_auroc"] == 0.99
-    assert table.loc[("ddb_i_real_amplifier", 0), "amp_auroc"] == 0.7
-    assert math.isnan(table.loc[("erm", 0), "amp_auroc"])
+    table = summary_table(metrics, detections).set_index(["method", "amplifier", "seed"])
+    assert table.loc[("ddb_i", "synthetic/base", 0), "amp_auroc"] == 0.99
+    assert table.loc[("ddb_i", "synthetic/guidance_w=3", 0), "amp_auroc"] == 0.9  # a sweep variant is its own row
+    assert table.loc[("ddb_i_real_amplifier", "real", 0), "amp_auroc"] == 0.7
+    assert math.isnan(table.reset_index().set_index(["method", "seed"]).loc[("erm", 0), "amp_auroc"])
     means = mean_table(summary_table(metrics, detections)).set_index("method")
+    assert len(means.loc["ddb_i"]) == 2
     assert means.loc["erm", "conflicting_acc_mean"] == pytest.approx(0.3)
     assert means.loc["erm", "conflicting_acc_std"] == pytest.approx(0.1)  # population std over seeds
     assert means.loc["erm", "n_seeds"] == 2

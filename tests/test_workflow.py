@@ -74,20 +74,22 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
     assert (model / "scheduler/scheduler_config.json").exists()
     assert not list(model.rglob("*.bin")) and not list(model.rglob("*.pt"))  # safetensors only
     for k in range(3):
-        assert len(list((res / f"shapes/synthetic/class_{k}/images").glob("*.png"))) == 6
-        assert (res / f"shapes/synthetic/class_{k}/grid.png").stat().st_size > 0
-    for source in ("synthetic", "real"):
-        amp = res / f"shapes/amplifier_{source}"
-        assert json.loads((amp / "model/model.json").read_text())["trained_on"] == source
+        assert len(list((res / f"shapes/synthetic/base/class_{k}/images").glob("*.png"))) == 6
+        assert (res / f"shapes/synthetic/base/class_{k}/grid.png").stat().st_size > 0
+    for source in ("synthetic/base", "real"):
+        amp = res / f"shapes/amplifier/{source}"
+        assert json.loads((amp / "model/model.json").read_text())["trained_on"] == source.split("/")[0]
         scores = read_table(amp / "scores.parquet", "scores")
         assert sorted(scores["sample_id"]) == sorted(metadata["sample_id"])
         assert (scores["pseudo_group"] == scores["label"] * 3 + scores["amp_pred"]).all()
         detection = json.loads((amp / "detection.json").read_text())
         assert detection["n"] == 120 and detection["amplifier"] == source and 0 <= detection["amp_auroc"] <= 1
     for method in METHODS:
-        metrics = json.loads((res / f"shapes/debias/{method}/seed0/metrics.json").read_text())
+        run = f"{method}/base" if METHODS[method]["amplifier"] == "synthetic" else method
+        metrics = json.loads((res / f"shapes/debias/{run}/seed0/metrics.json").read_text())
         assert metrics["method"] == method and metrics["n_test"] == 36 and len(metrics["per_group"]) == 9
-        assert (res / f"shapes/debias/{method}/seed0/model/training_log.csv").exists()
+        assert metrics["amplifier"] == {"synthetic": "synthetic/base", "real": "real", None: None}[METHODS[method]["amplifier"]]
+        assert (res / f"shapes/debias/{run}/seed0/model/training_log.csv").exists()
     summary = pd.read_csv(res / "tables/summary.csv")
     assert sorted(summary["method"]) == sorted(METHODS)
     assert {"conflicting_acc", "unbiased_acc", "worst_group_acc", "uses_bias_labels", "amp_auroc"} <= set(summary.columns)
@@ -108,10 +110,10 @@ def test_complete_run_has_nothing_left_to_do(workflow_copy):
 
 
 def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
-    out = snakemake(workflow_copy, "--configfile", "tiny.yaml", "-n", "-p", "-f", "results/shapes/amplifier_synthetic/model").stdout
+    out = snakemake(workflow_copy, "--configfile", "tiny.yaml", "-n", "-p", "-f", "results/shapes/amplifier/synthetic/base/model").stdout
     command = next(line for line in out.splitlines() if "ddb.train_amplifier" in line)
     inputs = command.split("--synthetic")[1].split("--out")[0].split()
-    assert inputs == [f"results/shapes/synthetic/class_{k}/images" for k in range(3)]
+    assert inputs == [f"results/shapes/synthetic/base/class_{k}/images" for k in range(3)]
     assert "data/" not in command and "metadata" not in command
 
 
@@ -136,6 +138,33 @@ def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
 )
 def test_config_change_reruns_exactly_the_dependent_stages(workflow_copy, changes, expected):
     assert planned_jobs(workflow_copy, "--configfile", tiny_with(workflow_copy, "changed.yaml", **changes)) == expected
+
+
+@pytest.mark.parametrize(
+    ("sweeps", "expected"),
+    [
+        # a sampling sweep reuses the diffusion model: one synthetic set, amplifier and synthetic-amplifier runs per entry
+        ({"sampling": [{"guidance_w": 3.0}, {"scheduler": "ddpm", "num_inference_steps": 4}, {"guidance_w": 1.0}]},
+         {"sample_synthetic": 6, "train_amplifier": 2, "score_real": 2, "evaluate_amplifier": 2,
+          "train_debiased": 6, "evaluate": 6, "collect": 1}),
+        # a ratio sweep is a whole new dataset per value
+        ({"conflicting_ratio": [0.2]},
+         {"prepare_data": 1, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
+          "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
+          "collect": 1}),
+    ],
+    ids=["sampling", "conflicting_ratio"],
+)
+def test_sweeps_add_exactly_their_runs(workflow_copy, sweeps, expected):
+    name = tiny_with(workflow_copy, "sweep.yaml", sweeps=sweeps)
+    assert planned_jobs(workflow_copy, "--configfile", name) == expected
+    out = snakemake(workflow_copy, "-n", "--configfile", name).stdout
+    if "sampling" in sweeps:  # the base run stays; each variant is named by its overrides
+        assert "results/shapes/debias/ddb_i/guidance_w=3.0/seed0/model" in out
+        assert "results/shapes/debias/ddb_ii/num_inference_steps=4,scheduler=ddpm/seed0/model" in out
+        assert "guidance_w=1.0" not in out  # equal to the base: nothing to add
+    else:
+        assert "results/shapes_ratio0.2/data/metadata.parquet" in out
 
 
 @pytest.mark.parametrize(
