@@ -7,6 +7,7 @@ Definitions (LfF / GroupDRO conventions):
 - ``unbiased_acc``: mean of the cell accuracies over the label x bias grid (not the sample accuracy when cells
   are unbalanced).
 - ``worst_class_acc``: min over classes; needs no bias labels (label-free model selection).
+- worst pseudo-group accuracy: min over (label, amplifier prediction) cells; label-free model selection too.
 """
 
 from __future__ import annotations
@@ -68,12 +69,20 @@ def precision_recall(predicted, actual) -> tuple[float, float]:
     return precision, recall
 
 
-def selection_score(mode: str, pred, label, bias=None) -> float:
-    """Validation criterion for model selection: ``label_free`` worst-class or ``oracle`` worst-group accuracy."""
+SELECTION_MODES = ("label_free", "label_free_pseudo_group", "oracle")
+
+
+def selection_score(mode: str, pred, label, bias=None, amp_pred=None) -> float:
+    """Validation criterion for model selection: ``label_free`` = worst-class accuracy; ``label_free_pseudo_group``
+    = worst accuracy over (label, amplifier prediction) cells; ``oracle`` = worst-group accuracy (bias labels)."""
     if mode == "label_free":
         return worst_class_accuracy(pred, label)
+    if mode == "label_free_pseudo_group":
+        if amp_pred is None:
+            raise ValueError("label_free_pseudo_group selection needs the amplifier's predictions on the validation split")
+        return float(group_accuracies(pred, label, amp_pred)["acc"].min())
     if mode == "oracle":
         if bias is None:
             raise ValueError("oracle model selection needs bias labels on the validation split")
         return float(group_accuracies(pred, label, bias)["acc"].min())
-    raise ValueError(f"unknown selection mode {mode!r}; use label_free or oracle")
+    raise ValueError(f"unknown selection mode {mode!r}; use one of {', '.join(SELECTION_MODES)}")

@@ -7,7 +7,8 @@
 - ``ddb_i`` / ``ddb_i_error_set`` / ``ddb_i_real_amplifier``: GroupDRO on amplifier pseudo-groups from a scores
   table, (label, amplifier prediction) or (label, amplifier misclassified).
 - ``ddb_ii`` / ``ddb_ii_real_amplifier``: W = L_amp / (L_amp + L_model) with the frozen amplifier.
-The checkpoint is chosen on the validation split (``selection``: label_free or oracle), never on test.
+The checkpoint is chosen on the validation split (``selection``: label_free, label_free_pseudo_group or oracle),
+never on test.
 Writes ``model.safetensors``, ``model.json``, ``training_log.csv`` and ``selection.json``.
 """
 
@@ -126,6 +127,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
     p.add_argument("--scores", type=Path, help="scores.parquet from score_real (Recipe I methods)")
     p.add_argument("--amplifier", type=Path, help="amplifier folder from train_amplifier (Recipe II methods)")
+    p.add_argument("--selection-scores", type=Path,
+                   help="scores.parquet whose val amp_pred defines the pseudo-groups of label_free_pseudo_group selection")
     p.add_argument("--out", required=True, type=Path, help="output model folder")
     p.add_argument("--seed", type=int, default=0, help="seed of this run")
     p.add_argument("--settings", default=None, help="JSON 'classifier' settings (defaults: ddb/config.schema.yaml)")
@@ -155,6 +158,12 @@ def main(argv=None) -> None:
     val_rows = metadata[metadata["split"] == "val"]
     val_bias = val_rows["bias"].to_numpy(dtype="int64") if val_rows["bias"].notna().all() else None
     val_aligned = val_rows["bias_aligned"].to_numpy(dtype=bool) if val_bias is not None else None
+    val_amp_pred = None
+    if settings["selection"] == "label_free_pseudo_group":
+        if args.selection_scores is None:
+            raise SystemExit("selection label_free_pseudo_group needs --selection-scores (a scores.parquet of score_real)")
+        scores = read_table(args.selection_scores, "scores").set_index("sample_id")
+        val_amp_pred = scores.loc[val.sample_ids, "amp_pred"].to_numpy(dtype="int64")
     num_classes = int(metadata["label"].max()) + 1
     generator = torch.Generator().manual_seed(args.seed)
     # The target model is built first, so its initial weights depend on the seed alone, not on the method.
@@ -163,7 +172,7 @@ def main(argv=None) -> None:
 
     def validate(model):
         pred = predict_logits(model, val.images, device).argmax(1).numpy()
-        score = selection_score(settings["selection"], pred, val.labels.numpy(), val_bias)
+        score = selection_score(settings["selection"], pred, val.labels.numpy(), val_bias, val_amp_pred)
         return score, classification_metrics(pred, val.labels.numpy(), val_bias, val_aligned)
 
     best, history = fit(model, objective, train, settings, settings["steps"], generator, device, validate, args.method)

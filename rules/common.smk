@@ -150,16 +150,21 @@ def synthetic_dirs(wildcards):
 
 
 def method_inputs(wildcards):
-    """What a run's training job reads besides the metadata (ddb/methods.py says what each method needs)."""
+    """What a run's training job reads besides the metadata: what its method needs (ddb/methods.py), and for
+    pseudo-group model selection the scores of its amplifier, or of the synthetic one when it has none."""
     folder = f"results/{wildcards.dataset}/amplifier/{run_amplifier(wildcards)}"
     paths = {"scores": f"{folder}/scores.parquet", "amplifier": f"{folder}/model"}
-    return {need: paths[need] for need in METHOD_INFO[run_method(wildcards)]["needs"]}
+    inputs = {need: paths[need] for need in METHOD_INFO[run_method(wildcards)]["needs"]}
+    if config["classifier"]["selection"] == "label_free_pseudo_group":
+        selection_amplifier = run_amplifier(wildcards) or "synthetic/base"
+        inputs["selection_scores"] = f"results/{wildcards.dataset}/amplifier/{selection_amplifier}/scores.parquet"
+    return inputs
 
 
 def method_flags(wildcards, input):
-    """``--scores <path>`` / ``--amplifier <path>`` for the inputs the method needs."""
-    needs = METHOD_INFO[run_method(wildcards)]["needs"]
-    return " ".join(f"--{key} {value}" for key, value in input.items() if key in needs)
+    """``--scores <path>`` / ``--amplifier <path>`` / ``--selection-scores <path>`` for the inputs of the run."""
+    keys = ("scores", "amplifier", "selection_scores")
+    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in input.items() if key in keys)
 
 
 def recipe_settings(wildcards):

@@ -54,3 +54,14 @@ def test_selection_modes():
     assert selection_score("oracle", PRED, LABEL, BIAS) == 0.0
     with pytest.raises(ValueError, match="needs bias labels"):
         selection_score("oracle", PRED, LABEL, None)
+
+
+def test_pseudo_group_selection_is_worst_cell_of_label_by_amplifier_prediction():
+    pred = np.array([0, 0, 1, 1, 1, 0])
+    label = np.array([0, 0, 0, 1, 1, 1])
+    amp_pred = np.array([0, 0, 1, 1, 1, 0])  # cells (0,0): 2/2, (0,1): 0/1, (1,1): 2/2, (1,0): 0/1
+    assert selection_score("label_free_pseudo_group", pred, label, amp_pred=amp_pred) == 0.0
+    amp_pred = np.array([0, 0, 0, 1, 1, 1])  # cells (0,0): 2/3, (1,1): 2/3
+    assert selection_score("label_free_pseudo_group", pred, label, amp_pred=amp_pred) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="amplifier's predictions"):
+        selection_score("label_free_pseudo_group", pred, label)

@@ -133,11 +133,30 @@ def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
         ({"real_amplifier": {"epochs": 2}},
          {"train_real_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1, "train_debiased": 2, "evaluate": 2,
           "collect": 1}),
+        ({"classifier": {"selection": "label_free_pseudo_group"}}, {"train_debiased": 9, "evaluate": 9, "collect": 1}),
     ],
-    ids=["classifier", "recipe_i", "sampling", "diffusion", "real_amplifier"],
+    ids=["classifier", "recipe_i", "sampling", "diffusion", "real_amplifier", "selection"],
 )
 def test_config_change_reruns_exactly_the_dependent_stages(workflow_copy, changes, expected):
     assert planned_jobs(workflow_copy, "--configfile", tiny_with(workflow_copy, "changed.yaml", **changes)) == expected
+
+
+def test_pseudo_group_selection_reads_amplifier_scores_and_is_recorded(workflow_copy, tmp_path):
+    name = tiny_with(workflow_copy, "pseudo.yaml", classifier={"selection": "label_free_pseudo_group"})
+    out = snakemake(workflow_copy, "-n", "-p", "--configfile", name).stdout
+    commands = [line for line in out.splitlines() if "ddb.train_debiased" in line]
+    erm = next(c for c in commands if "--method erm " in c)
+    real = next(c for c in commands if "--method ddb_ii_real_amplifier " in c)
+    assert "--selection-scores results/shapes/amplifier/synthetic/base/scores.parquet" in erm  # no own amplifier
+    assert "--selection-scores results/shapes/amplifier/real/scores.parquet" in real  # the run's own amplifier
+    res = workflow_copy / "results/shapes"
+    settings = json.dumps({"steps": 3, "batch_size": 16, "eval_every": 3, "selection": "label_free_pseudo_group"})
+    subprocess.run([sys.executable, "-m", "ddb.train_debiased", "--method", "erm", "--metadata",
+                    str(res / "data/metadata.parquet"), "--selection-scores",
+                    str(res / "amplifier/synthetic/base/scores.parquet"), "--out", str(tmp_path / "model"),
+                    "--settings", settings], check=True, env=ENV, cwd=workflow_copy, capture_output=True)
+    selection = json.loads((tmp_path / "model/selection.json").read_text())
+    assert selection["selection"] == "label_free_pseudo_group" and selection["uses_bias_labels"] is False
 
 
 @pytest.mark.parametrize(
