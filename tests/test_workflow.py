@@ -216,3 +216,11 @@ def test_lint_is_clean():
     proc = subprocess.run([*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--lint"], capture_output=True, text=True,
                           env=ENV, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+def test_every_preset_plans_a_full_dag(preset, tmp_path):
+    proc = subprocess.run([*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "--configfile",
+                           str(REPO / "configs" / preset)], capture_output=True, text=True, env=ENV, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert re.search(r"^train_diffusion\s+\d+", proc.stdout, re.M) and re.search(r"^collect\s+1", proc.stdout, re.M)
