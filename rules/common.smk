@@ -11,6 +11,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # this checkout's ddb, even where another one is installed
 from ddb.methods import METHODS as METHOD_INFO
+from ddb.sources import SOURCES
 
 # Jobs call `python -m ddb.<stage>`: without --sdm conda that is the environment running Snakemake itself,
 # whether or not it was activated.
@@ -43,10 +44,18 @@ def sampling_variants():
     return variants
 
 
+def selected_datasets():
+    """``run_datasets`` (all configured datasets when empty), checked against ``datasets``."""
+    unknown = sorted(set(config["run_datasets"]) - set(config["datasets"]))
+    if unknown:
+        raise ValueError(f"config run_datasets names {unknown}, which are not under datasets: {sorted(config['datasets'])}")
+    return list(config["run_datasets"]) or list(config["datasets"])
+
+
 def expand_ratio_sweep():
     """One extra dataset per ``sweeps.conflicting_ratio`` value and built-in benchmark: ``<name>_ratio<value>``."""
     ratios = config["sweeps"]["conflicting_ratio"]
-    builtin = {n: s for n, s in config["datasets"].items() if s["source"] == "builtin_shapes"}
+    builtin = {n: config["datasets"][n] for n in DATASETS if config["datasets"][n]["source"] == "builtin_shapes"}
     if ratios and not builtin:
         raise ValueError("config sweeps.conflicting_ratio needs a dataset with source: builtin_shapes")
     for name, spec in builtin.items():
@@ -54,8 +63,10 @@ def expand_ratio_sweep():
             swept = copy.deepcopy(spec)
             swept["builtin_shapes"]["conflicting_ratio"] = ratio
             config["datasets"].setdefault(f"{name}_ratio{ratio:g}", swept)
+            DATASETS.append(f"{name}_ratio{ratio:g}")
 
 
+DATASETS = selected_datasets()
 expand_ratio_sweep()
 SAMPLING_VARIANTS = sampling_variants()
 _variant_pattern = "|".join(re.escape(name) for name in SAMPLING_VARIANTS)
@@ -71,6 +82,7 @@ wildcard_constraints:
                  + [rf"{m}/(?:{_variant_pattern})" for m in METHOD_INFO if METHOD_INFO[m]["amplifier"] == "synthetic"]),
     seed=r"\d+",
     class_index=r"\d+",
+    source="|".join(name for name, source in SOURCES.items() if source.files),
 
 
 def settings_json(section):
@@ -86,9 +98,17 @@ def dataset_settings(wildcards):
 def class_indices(dataset):
     """Class indices of a dataset, known before any job runs so that a dry run shows the whole DAG."""
     spec = config["datasets"][dataset]
-    if spec["source"] == "builtin_shapes":
-        return list(range(spec["builtin_shapes"]["num_classes"]))
-    raise ValueError(f"unknown dataset source {spec['source']!r}")
+    return list(range(SOURCES[spec["source"]].num_classes(spec[spec["source"]])))
+
+
+def dataset_inputs(wildcards):
+    """A downloadable source's extracted files; a folder dataset's CSV (an edit of it reruns the preparation)."""
+    spec = config["datasets"][wildcards.dataset]
+    if SOURCES[spec["source"]].files:
+        return {"raw": f"results/downloads/{spec['source']}/extracted"}
+    if spec["source"] == "folder":
+        return {"csv": spec["folder"]["csv"]}
+    return {}
 
 
 def _ddb_imports(path):
@@ -175,7 +195,7 @@ def recipe_settings(wildcards):
 def all_metrics():
     return expand(
         "results/{dataset}/debias/{run}/seed{seed}/metrics.json",
-        dataset=list(config["datasets"]),
+        dataset=DATASETS,
         run=all_runs(),
         seed=config["seeds"],
     )
@@ -192,6 +212,6 @@ def all_detections():
             amplifiers.add(source)
     return expand(
         "results/{dataset}/amplifier/{amplifier}/detection.json",
-        dataset=list(config["datasets"]),
+        dataset=DATASETS,
         amplifier=sorted(amplifiers),
     )

@@ -1,0 +1,262 @@
+"""Dataset sources: where each dataset's files come from and how its layout becomes the normalised metadata table.
+
+A source has the files the download stage fetches (``files``; empty for generated or local data), a builder
+``build(raw, image_dir, prefix, settings) -> metadata rows`` that writes square RGB PNGs into ``image_dir`` (paths
+in the table start with ``prefix/``), ``num_classes(settings)`` (known before any job runs, so that a dry run
+shows the whole DAG), and the evaluation convention its result rows follow (``metrics``; ddb/metrics.py).
+Bias labels in the table are for evaluation only; no training stage reads them (except methods marked as doing so).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from ddb import shapes
+from ddb.download import RemoteFile
+
+log = logging.getLogger("ddb.sources")
+COLUMNS = ["sample_id", "path", "label", "label_name", "split", "bias", "bias_aligned", "group"]
+
+
+class DatasetError(ValueError):
+    """The dataset's files do not have the expected layout or content; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Source:
+    build: Callable[[Path | None, Path, str, dict], pd.DataFrame]
+    num_classes: Callable[[dict], int]
+    metrics: str
+    files: tuple[RemoteFile, ...] = ()
+    description: str = ""
+
+
+def square_image(path: Path, size: int) -> Image.Image:
+    """RGB image, shorter side resized to ``size``, centre-cropped to ``size`` x ``size``."""
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+    except (OSError, UnidentifiedImageError) as error:
+        raise DatasetError(f"cannot read image {path}: {error}") from None
+    scale = size / min(image.size)
+    width, height = max(size, round(image.width * scale)), max(size, round(image.height * scale))
+    image = image.resize((width, height), Image.Resampling.BICUBIC)
+    left, top = (width - size) // 2, (height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def write_images(rows: pd.DataFrame, originals: list[Path], image_dir: Path, prefix: str, size: int) -> pd.DataFrame:
+    """Save each original as ``<split>/<sample_id>.png`` at ``size`` px; set the table's ``path`` column."""
+    paths = []
+    for original, sample_id, split in zip(originals, rows["sample_id"], rows["split"]):
+        relative = f"{split}/{sample_id}.png"
+        (image_dir / split).mkdir(parents=True, exist_ok=True)
+        square_image(original, size).save(image_dir / relative)
+        paths.append(f"{prefix}/{relative}")
+    return rows.assign(path=paths)
+
+
+def with_groups(rows: pd.DataFrame, num_bias: int | None) -> pd.DataFrame:
+    """Fill ``group = label * num_bias + bias`` (null where bias is unknown) and order the columns."""
+    rows = rows.copy()
+    if num_bias is None or rows["bias"].isna().all():
+        rows["bias"], rows["bias_aligned"], rows["group"] = pd.NA, pd.NA, pd.NA
+    else:
+        rows["group"] = rows["label"] * num_bias + rows["bias"]
+    return rows[COLUMNS]
+
+
+# ---- built-in benchmark ----
+def build_builtin_shapes(raw: Path | None, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    k = settings["num_classes"]
+    rows = []
+    for split in ("train", "val", "test"):
+        images, labels, colours = shapes.generate(
+            split, settings[f"n_{split}"], k, settings["image_size"], settings["conflicting_ratio"], settings["seed"]
+        )
+        (image_dir / split).mkdir(parents=True)
+        for i, (image, y, b) in enumerate(zip(images, labels, colours)):
+            name = f"{split}/{split}_{i:06d}_{shapes.SHAPES[y]}_{shapes.COLOUR_NAMES[b]}.png"
+            Image.fromarray(image).save(image_dir / name)
+            rows.append((f"{split}_{i:06d}", f"{prefix}/{name}", int(y), shapes.SHAPES[y], split, int(b), bool(y == b),
+                         int(y * k + b)))
+        n_conf = int((labels != colours).sum())
+        log.info("%s: %d images, %d bias-conflicting (%.2f%%)", split, len(labels), n_conf, 100 * n_conf / len(labels))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# ---- Waterbirds (Sagawa et al. 2020): label = waterbird, bias = water background ----
+WATERBIRDS_ARCHIVE = "waterbird_complete95_forest2water2.tar.gz"
+
+
+def build_waterbirds(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    root = raw / WATERBIRDS_ARCHIVE / "waterbird_complete95_forest2water2"
+    table = root / "metadata.csv"
+    if not table.exists():
+        raise DatasetError(f"{table} not found: {WATERBIRDS_ARCHIVE} does not have the Waterbirds layout "
+                           "(waterbird_complete95_forest2water2/metadata.csv); delete it and rerun to download it again")
+    meta = pd.read_csv(table)
+    missing = {"img_id", "img_filename", "y", "split", "place"} - set(meta.columns)
+    if missing:
+        raise DatasetError(f"{table} lacks the columns {sorted(missing)}")
+    split_names = {0: "train", 1: "val", 2: "test"}  # the standard split of the metadata file
+    rows = pd.DataFrame({
+        "sample_id": [f"wb_{i:05d}" for i in meta["img_id"]],
+        "label": meta["y"].astype("int64"),
+        "label_name": meta["y"].map({0: "landbird", 1: "waterbird"}),
+        "split": meta["split"].map(split_names),
+        "bias": meta["place"].astype("int64"),
+        "bias_aligned": meta["y"] == meta["place"],
+    })
+    rows = write_images(rows, [root / f for f in meta["img_filename"]], image_dir, prefix, settings["image_size"])
+    return with_groups(rows, 2)
+
+
+# ---- BAR (Nam et al. 2020): six actions, train bias-aligned and test bias-conflicting by construction ----
+BAR_ARCHIVE = "BAR-master.zip"
+BAR_CLASSES = ("climbing", "diving", "fishing", "pole_vaulting", "racing", "throwing")
+
+
+def bar_label(name: str) -> str:
+    """The action of a BAR file name such as ``climbing_12.jpg`` or ``pole vaulting_3.jpg``."""
+    action = Path(name).stem.rsplit("_", 1)[0].lower()
+    key = "".join(ch for ch in action if ch.isalpha())
+    for c in BAR_CLASSES:
+        if key == c.replace("_", ""):
+            return c
+    raise DatasetError(f"BAR file {name!r}: its name does not start with one of the actions {BAR_CLASSES}")
+
+
+def build_bar(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    root = raw / BAR_ARCHIVE / "BAR-master"
+    originals, records = [], []
+    for split in ("train", "test"):
+        folder = root / split
+        if not folder.is_dir():
+            raise DatasetError(f"{folder} not found: {BAR_ARCHIVE} does not have the BAR layout (BAR-master/train, "
+                               "BAR-master/test); delete it and rerun to download it again")
+        for path in sorted(folder.glob("*.jpg")):
+            action = bar_label(path.name)
+            originals.append(path)
+            records.append({"sample_id": f"bar_{split}_{path.stem.replace(' ', '_')}", "label": BAR_CLASSES.index(action),
+                            "label_name": action, "split": split})
+    rows = pd.DataFrame(records).assign(bias=pd.NA, bias_aligned=pd.NA)
+    # BAR defines no validation split: a documented, seeded, class-stratified hold-out of the training images
+    rows["split"] = holdout_validation(rows, settings["val_fraction"], settings["seed"])
+    return with_groups(write_images(rows, originals, image_dir, prefix, settings["image_size"]), None)
+
+
+def holdout_validation(rows: pd.DataFrame, fraction: float, seed: int) -> pd.Series:
+    """``split`` with ``fraction`` of each class's training rows (at least one, at most all but one) moved to val."""
+    split = rows["split"].copy()
+    rng = np.random.default_rng(seed)
+    for _, index in rows[rows["split"] == "train"].groupby("label").groups.items():
+        index = np.array(sorted(index))
+        n_val = min(len(index) - 1, max(1, round(fraction * len(index))))
+        split.loc[rng.permutation(index)[:n_val]] = "val"
+    return split
+
+
+# ---- bring your own: a folder of images plus a CSV with path,label,split[,bias] ----
+BYO_REQUIRED = ("path", "label", "split")
+
+
+def read_folder_csv(csv_path: Path) -> pd.DataFrame:
+    if not csv_path.exists():
+        raise DatasetError(f"{csv_path} not found: set datasets.<name>.folder.csv to the CSV of your dataset")
+    with open(csv_path, newline="") as f:
+        header = next(csv.reader(f), [])
+    unknown = sorted(set(header) - {*BYO_REQUIRED, "bias"})
+    missing = [c for c in BYO_REQUIRED if c not in header]
+    if unknown or missing:
+        raise DatasetError(f"{csv_path}: columns must be path,label,split and optionally bias; "
+                           + (f"unknown {unknown}" if unknown else "") + ("; " if unknown and missing else "")
+                           + (f"missing {missing}" if missing else ""))
+    table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    table.index = table.index + 2  # CSV line numbers (line 1 is the header), for error messages
+    return table
+
+
+def byo_num_classes(settings: dict) -> int:
+    return read_folder_csv(Path(settings["csv"]))["label"].nunique()
+
+
+def build_folder(raw: Path | None, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    csv_path, root = Path(settings["csv"]), Path(settings["root"])
+    table = read_folder_csv(csv_path)
+    if table.empty:
+        raise DatasetError(f"{csv_path} has no rows")
+    bad_split = table[~table["split"].isin(["train", "val", "test"])]
+    if len(bad_split):
+        line = bad_split.index[0]
+        raise DatasetError(f"{csv_path} line {line}: split {bad_split.loc[line, 'split']!r} is not train, val or test")
+    for needed in ("train", "test"):
+        if not (table["split"] == needed).any():
+            raise DatasetError(f"{csv_path} has no {needed} rows; every dataset needs train and test images")
+    empty = table[(table["path"] == "") | (table["label"] == "")]
+    if len(empty):
+        raise DatasetError(f"{csv_path} line {empty.index[0]}: empty path or label")
+    originals = [root / p for p in table["path"]]
+    absent = [(line, p) for line, p in zip(table.index, originals) if not p.is_file()]
+    if absent:
+        shown = ", ".join(f"line {line}: {p}" for line, p in absent[:5])
+        raise DatasetError(f"{len(absent)} image(s) listed in {csv_path} do not exist under {root} ({shown}); paths "
+                           "are relative to datasets.<name>.folder.root")
+    classes = sorted(table["label"].unique())
+    untrained = sorted(set(classes) - set(table.loc[table["split"] == "train", "label"]))
+    if untrained:
+        raise DatasetError(f"{csv_path}: class(es) {untrained} have no train rows; the model cannot learn them")
+    has_bias = "bias" in table.columns and (table["bias"] != "").all()
+    if "bias" in table.columns and not has_bias and (table["bias"] != "").any():
+        line = table.index[table["bias"] == ""][0]
+        raise DatasetError(f"{csv_path} line {line}: empty bias; give every row a bias value or drop the column")
+    rows = pd.DataFrame({
+        "sample_id": [f"row{line:06d}" for line in table.index],
+        "label": table["label"].map({c: i for i, c in enumerate(classes)}).astype("int64").to_numpy(),
+        "label_name": table["label"].to_numpy(),
+        "split": table["split"].to_numpy(),
+    })
+    num_bias = None
+    if has_bias:
+        values = sorted(table["bias"].unique())
+        rows["bias"] = table["bias"].map({v: i for i, v in enumerate(values)}).astype("int64").to_numpy()
+        # aligned = the class's most frequent bias value in train (the correlation a shortcut would learn)
+        train = rows[rows["split"] == "train"]
+        majority = train.groupby("label")["bias"].agg(lambda b: b.value_counts().idxmax())
+        rows["bias_aligned"] = rows["bias"] == rows["label"].map(majority)
+        num_bias = len(values)
+    else:
+        rows["bias"], rows["bias_aligned"] = pd.NA, pd.NA
+    if not (rows["split"] == "val").any():
+        rows["split"] = holdout_validation(rows, settings["val_fraction"], settings["seed"])
+        log.info("no val rows in %s: held out %d training images, stratified by class", csv_path,
+                 int((rows["split"] == "val").sum()))
+    return with_groups(write_images(rows, originals, image_dir, prefix, settings["image_size"]), num_bias)
+
+
+SOURCES: dict[str, Source] = {
+    "builtin_shapes": Source(build_builtin_shapes, lambda s: s["num_classes"], "grid",
+                             description="the built-in offline benchmark (ddb/shapes.py)"),
+    "waterbirds": Source(
+        build_waterbirds, lambda s: 2, "waterbirds",
+        files=(RemoteFile(WATERBIRDS_ARCHIVE, None, (
+            "https://nlp.stanford.edu/data/dro/waterbird_complete95_forest2water2.tar.gz",
+            "https://downloads.cs.stanford.edu/nlp/data/dro/waterbird_complete95_forest2water2.tar.gz"),
+            manual="https://github.com/kohpangwei/group_DRO (the Waterbirds tarball)"),),
+        description="Waterbirds (group_DRO tarball): landbird/waterbird on land/water backgrounds"),
+    "bar": Source(
+        build_bar, lambda s: len(BAR_CLASSES), "bar",
+        files=(RemoteFile(BAR_ARCHIVE, None, ("https://github.com/alinlab/BAR/archive/refs/heads/master.zip",),
+                          manual="https://github.com/alinlab/BAR (Code -> Download ZIP)"),),
+        description="Biased Action Recognition: six actions; test images are bias-conflicting, no bias labels"),
+    "folder": Source(build_folder, byo_num_classes, "generic",
+                     description="your own images: a folder plus a CSV with path,label,split[,bias]"),
+}
