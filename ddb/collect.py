@@ -20,16 +20,23 @@ from ddb.atomic import atomic_file, write_text
 from ddb.logs import start_logging
 
 log = logging.getLogger("ddb.collect")
-METRICS = ["avg_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc", "worst_class_acc",
-           "amp_auroc", "amp_precision", "amp_recall"]
-COLUMNS = ["dataset", "method", "seed", "uses_bias_labels", "selection", "amplifier", *METRICS]
-NOTE = ("Accuracies in % on the test split. amp_* = detection of the bias-conflicting training images by the "
-        "amplifier the method uses (AUROC of its loss; precision/recall of its error set), computed with true bias "
-        "labels for evaluation only. uses_bias_labels: the method or its model selection read bias labels.\n\n")
+METRICS = ["avg_acc", "train_weighted_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc",
+           "worst_class_acc", "amp_auroc", "amp_precision", "amp_recall"]
+COLUMNS = ["dataset", "source", "method", "seed", "uses_bias_labels", "selection", "amplifier", *METRICS]
+NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain accuracy (BAR's and SubpopBench's "
+        "\"Avg.\"); train_weighted_acc = (label, bias) cell accuracies weighted by the cells' training shares "
+        "(Waterbirds' \"Avg.\" in GroupDRO / JTT / DFR); worst_group_acc = WGA; aligned_acc / conflicting_acc = "
+        "accuracy on bias-aligned / bias-conflicting images (BFFHQ's \"Confl.\"); unbiased_acc = mean over the "
+        "label x bias cells (LfF's \"unbiased\", CMNIST / Corrupted CIFAR-10); worst_class_acc needs no bias labels. "
+        "amp_* = detection of the bias-conflicting training images by the amplifier the method uses (AUROC of its "
+        "loss; precision/recall of its error set), computed with true bias labels for evaluation only. "
+        "uses_bias_labels: the method or its model selection read bias labels.\n\n")
 
 
 def summary_table(metrics: list[dict], detections: list[dict]) -> pd.DataFrame:
     runs = pd.DataFrame([{k: v for k, v in m.items() if k != "per_group"} for m in metrics])
+    own = [c for c in COLUMNS if not c.startswith("amp_") and c not in runs.columns]  # e.g. from older metrics
+    runs = runs.reindex(columns=[*runs.columns, *own])
     amp = pd.DataFrame(detections).reindex(columns=["dataset", "amplifier", "amp_auroc", "amp_precision", "amp_recall"])
     table = runs.merge(amp, on=["dataset", "amplifier"], how="left")
     return table[COLUMNS].sort_values(["dataset", "method", "amplifier", "seed"]).reset_index(drop=True)
@@ -37,8 +44,8 @@ def summary_table(metrics: list[dict], detections: list[dict]) -> pd.DataFrame:
 
 def mean_table(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, std and number of seeds per (dataset, method, amplifier)."""
-    keys = ["dataset", "method", "uses_bias_labels", "selection", "amplifier"]
-    grouped = table.fillna({"amplifier": "-"}).groupby(keys, sort=True)[METRICS]
+    keys = ["dataset", "source", "method", "uses_bias_labels", "selection", "amplifier"]
+    grouped = table.fillna({"amplifier": "-", "source": "-"}).groupby(keys, sort=True)[METRICS]
     out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_std"))
     return out.join(grouped.size().rename("n_seeds")).reset_index()
 
@@ -55,7 +62,7 @@ def percent(table: pd.DataFrame) -> pd.DataFrame:
 
 def mean_std_strings(means: pd.DataFrame) -> pd.DataFrame:
     """``81.30 ± 0.40`` cells (percent) for people; the CSV keeps the numbers."""
-    shown = means[["dataset", "method", "uses_bias_labels", "selection", "amplifier", "n_seeds"]].copy()
+    shown = means[["dataset", "source", "method", "uses_bias_labels", "selection", "amplifier", "n_seeds"]].copy()
     for metric in METRICS:
         m, s = 100 * means[f"{metric}_mean"], 100 * means[f"{metric}_std"]
         shown[metric] = [f"{a:.2f} ± {b:.2f}" if pd.notna(a) else "" for a, b in zip(m, s)]

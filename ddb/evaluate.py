@@ -15,9 +15,9 @@ from pathlib import Path
 from ddb.atomic import write_text
 from ddb.data import load_split
 from ddb.logs import start_logging
-from ddb.metrics import classification_metrics, group_accuracies
+from ddb.metrics import classification_metrics, group_accuracies, train_weighted_accuracy
 from ddb.models import load_classifier
-from ddb.tables import read_table
+from ddb.tables import read_table, table_provenance
 from ddb.training import predict_logits, setup
 
 log = logging.getLogger("ddb.evaluate")
@@ -50,9 +50,14 @@ def main(argv=None) -> None:
     bias = rows["bias"].to_numpy(dtype="int64") if has_bias else None
     aligned = rows["bias_aligned"].to_numpy(dtype=bool) if has_bias else None
     metrics = classification_metrics(pred, label, bias, aligned)
-    per_group = group_accuracies(pred, label, bias).to_dict("records") if has_bias else []
+    per_group = group_accuracies(pred, label, bias) if has_bias else None
+    train = metadata[metadata["split"] == "train"]
+    metrics["train_weighted_acc"] = train_weighted_accuracy(per_group, train["label"], train["bias"]) \
+        if has_bias and train["bias"].notna().all() else float("nan")
+    per_group = per_group.to_dict("records") if has_bias else []
     result = {
-        "dataset": args.dataset, "method": info["method"], "seed": info["seed"],
+        "dataset": args.dataset, "source": table_provenance(args.metadata).get("source"),
+        "method": info["method"], "seed": info["seed"],
         "amplifier": None if args.amplifier == "none" else args.amplifier,
         "selection": selection["selection"], "selected_step": selection["step"],
         "method_uses_bias_labels": selection["method_uses_bias_labels"],

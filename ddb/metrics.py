@@ -7,6 +7,8 @@ Definitions (LfF / GroupDRO conventions):
 - ``unbiased_acc``: mean of the cell accuracies over the label x bias grid (not the sample accuracy when cells
   are unbalanced).
 - ``worst_class_acc``: min over classes; needs no bias labels (label-free model selection).
+- ``train_weighted_acc``: test cell accuracies weighted by the cells' shares of the *training* set (the Waterbirds
+  "average" of GroupDRO / JTT / DFR; the in-distribution accuracy of UrbanCars). ``avg_acc`` is the plain one.
 - worst pseudo-group accuracy: min over (label, amplifier prediction) cells; label-free model selection too.
 """
 
@@ -48,6 +50,14 @@ def classification_metrics(pred, label, bias=None, bias_aligned=None) -> dict:
         "conflicting_acc": accuracy(pred[~aligned], label[~aligned]),
         "unbiased_acc": float(groups["acc"].mean()),
     }
+
+
+def train_weighted_accuracy(test_groups: pd.DataFrame, train_label, train_bias) -> float:
+    """Sum over cells of (training share of the cell) x (test accuracy of the cell); cells absent from test count 0."""
+    train = pd.DataFrame({"label": np.asarray(train_label), "bias": np.asarray(train_bias)})
+    shares = train.value_counts(normalize=True).rename("share").reset_index()
+    merged = shares.merge(test_groups[["label", "bias", "acc"]], on=["label", "bias"], how="left").fillna({"acc": 0.0})
+    return float((merged["share"] * merged["acc"]).sum())
 
 
 def binary_auroc(scores, positives) -> float:

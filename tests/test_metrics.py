@@ -1,9 +1,11 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from ddb.metrics import binary_auroc, classification_metrics, group_accuracies, precision_recall, selection_score
+from ddb.metrics import (binary_auroc, classification_metrics, group_accuracies, precision_recall, selection_score,
+                         train_weighted_accuracy)
 
 # label, bias, prediction: 2 classes x 2 biases, aligned = (label == bias)
 LABEL = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
@@ -54,6 +56,17 @@ def test_selection_modes():
     assert selection_score("oracle", PRED, LABEL, BIAS) == 0.0
     with pytest.raises(ValueError, match="needs bias labels"):
         selection_score("oracle", PRED, LABEL, None)
+
+
+def test_train_weighted_accuracy_is_the_waterbirds_average():
+    # test cells: (0,0) 1.0, (0,1) 0.5, (1,0) 0.0, (1,1) 1.0; training shares 0.7295/0.0384/0.0117/0.2204 (Waterbirds)
+    groups = pd.DataFrame({"label": [0, 0, 1, 1], "bias": [0, 1, 0, 1], "n": [2, 2, 2, 2], "acc": [1.0, 0.5, 0.0, 1.0]})
+    counts = {(0, 0): 3498, (0, 1): 184, (1, 0): 56, (1, 1): 1057}
+    label = np.repeat([k[0] for k in counts], list(counts.values()))
+    bias = np.repeat([k[1] for k in counts], list(counts.values()))
+    expected = (3498 * 1.0 + 184 * 0.5 + 56 * 0.0 + 1057 * 1.0) / 4795
+    assert train_weighted_accuracy(groups, label, bias) == pytest.approx(expected)
+    assert train_weighted_accuracy(groups.iloc[:3], label, bias) == pytest.approx((3498 + 92) / 4795)  # absent cell: 0
 
 
 def test_pseudo_group_selection_is_worst_cell_of_label_by_amplifier_prediction():

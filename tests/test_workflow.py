@@ -39,10 +39,8 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "all"}
 
 
-@pytest.fixture(scope="session")
-def workflow_copy(tmp_path_factory):
-    """A copy of the workflow (so code-edit tests never touch the checkout) that ran the tiny config once."""
-    work = tmp_path_factory.mktemp("workflow")
+def copy_workflow(work: Path) -> Path:
+    work.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "rules", "ddb", "envs", "config.yaml"):
         src = REPO / name
         if src.is_dir():
@@ -50,6 +48,13 @@ def workflow_copy(tmp_path_factory):
         else:
             shutil.copy(src, work / name)
     shutil.copy(TINY, work / "tiny.yaml")
+    return work
+
+
+@pytest.fixture(scope="session")
+def workflow_copy(tmp_path_factory):
+    """A copy of the workflow (so code-edit tests never touch the checkout) that ran the tiny config once."""
+    work = copy_workflow(tmp_path_factory.mktemp("workflow"))
     snakemake(work, "--configfile", "tiny.yaml")
     return work
 
@@ -224,3 +229,28 @@ def test_every_preset_plans_a_full_dag(preset, tmp_path):
                            str(REPO / "configs" / preset)], capture_output=True, text=True, env=ENV, cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert re.search(r"^train_diffusion\s+\d+", proc.stdout, re.M) and re.search(r"^collect\s+1", proc.stdout, re.M)
+
+
+def test_downloaded_and_own_datasets_plan_and_prepare_through_the_workflow(file_server, tmp_path):
+    from test_sources import byo, rows_for, waterbirds_archive
+
+    work = copy_workflow(tmp_path / "work")
+    file_server.files["/mirror/waterbird_complete95_forest2water2.tar.gz"] = waterbirds_archive()
+    settings = byo(tmp_path, rows_for())
+    config = yaml.safe_load(TINY.read_text())
+    config["datasets"] = {"wb": {"source": "waterbirds", "waterbirds": {"image_size": 16}},
+                          "bar": {"source": "bar"},
+                          "mine": {"source": "folder", "folder": {**settings, "image_size": 16}}}
+    config["run_datasets"] = ["wb", "bar", "mine"]  # not config.yaml's shapes
+    (work / "datasets.yaml").write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(work, "--configfile", "datasets.yaml")
+    assert jobs["download"] == 2 and jobs["prepare_data"] == 3 and jobs["train_diffusion"] == 3
+    assert jobs["sample_synthetic"] == 2 + 6 + 2  # classes of waterbirds, BAR and the CSV, known before running
+    env = {**ENV, "DDB_MIRRORS": f"{file_server.url}/mirror"}
+    cmd = [*SNAKEMAKE, "-s", str(work / "Snakefile"), "-d", str(work), "--cores", "2", "--configfile",
+           "datasets.yaml", "--", "results/wb/data/metadata.parquet", "results/mine/data/metadata.parquet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=work)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert len(read_table(work / "results/wb/data/metadata.parquet", "metadata")) == 12
+    assert (work / "results/downloads/waterbirds/waterbird_complete95_forest2water2.tar.gz").exists()
+    assert read_table(work / "results/mine/data/metadata.parquet", "metadata")["split"].value_counts()["val"] == 2

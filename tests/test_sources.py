@@ -1,0 +1,183 @@
+"""Each dataset source from fixture files in its real layout: download (local HTTP server) -> verify -> extract ->
+prepare -> normalised metadata; and bring-your-own folders with every validation error a user can hit."""
+
+import io
+import os
+import tarfile
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ddb import download, prepare_data
+from ddb.sources import DatasetError, bar_label, build_folder
+from ddb.tables import read_table
+
+
+def jpeg(colour, size=(40, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def waterbirds_archive() -> bytes:
+    """The group_DRO tarball layout: waterbird_complete95_forest2water2/{metadata.csv, NNN.Species/*.jpg}."""
+    rows, members = [], {}
+    # (y, place, split) for 12 images: every group in every split
+    spec = [(y, place, split) for split in (0, 1, 2) for y in (0, 1) for place in (0, 1)]
+    for i, (y, place, split) in enumerate(spec, start=1):
+        name = f"{'001.Black_footed_Albatross' if y else '010.Red_winged_Blackbird'}/img_{i:04d}.jpg"
+        members[f"waterbird_complete95_forest2water2/{name}"] = jpeg((200 * place, 100, 200 * y))
+        rows.append(f"{i},{name},{y},{split},{place},places/x.jpg")
+    members["waterbird_complete95_forest2water2/metadata.csv"] = (
+        "img_id,img_filename,y,split,place,place_filename\n" + "\n".join(rows) + "\n").encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def bar_archive() -> bytes:
+    """The GitHub zip layout: BAR-master/{train,test}/<action>_<n>.jpg."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for split, n in (("train", 10), ("test", 2)):
+            for action in ("climbing", "diving", "fishing", "pole vaulting", "racing", "throwing"):
+                for i in range(n):
+                    zf.writestr(f"BAR-master/{split}/{action}_{i}.jpg", jpeg((i * 20, 50, 90)))
+        zf.writestr("BAR-master/README.md", "BAR")
+    return buffer.getvalue()
+
+
+def download_and_prepare(file_server, tmp_path, source, archive_name, archive, settings="{}"):
+    file_server.files[f"/mirror/{archive_name}"] = archive
+    download.main(["--source", source, "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "raw"),
+                   "--mirror", f"{file_server.url}/mirror"])
+    prepare_data.main(["--source", source, "--raw", str(tmp_path / "raw"), "--settings", settings,
+                       "--images", str(tmp_path / "data/images"), "--metadata", str(tmp_path / "data/metadata.parquet")])
+    return read_table(tmp_path / "data/metadata.parquet", "metadata")
+
+
+def test_waterbirds_from_its_tarball(file_server, tmp_path):
+    table = download_and_prepare(file_server, tmp_path, "waterbirds", "waterbird_complete95_forest2water2.tar.gz",
+                                 waterbirds_archive(), '{"image_size": 16}')
+    assert table.groupby("split").size().to_dict() == {"test": 4, "train": 4, "val": 4}
+    assert set(table["label_name"]) == {"landbird", "waterbird"}
+    assert (table["group"] == 2 * table["label"] + table["bias"]).all()
+    assert (table["bias_aligned"] == (table["label"] == table["bias"])).all()
+    image = Image.open(tmp_path / "data" / table["path"].iloc[0])
+    assert image.size == (16, 16) and image.mode == "RGB"
+    # no published checksum: pinned on first use
+    assert (tmp_path / "downloads/CHECKSUMS").read_text().endswith("  waterbird_complete95_forest2water2.tar.gz\n")
+
+
+def test_bar_from_the_github_zip_with_a_documented_val_holdout(file_server, tmp_path):
+    table = download_and_prepare(file_server, tmp_path, "bar", "BAR-master.zip", bar_archive(),
+                                 '{"image_size": 16, "val_fraction": 0.2}')
+    assert table.groupby("split").size().to_dict() == {"test": 12, "train": 48, "val": 12}
+    assert table.groupby(["split", "label"]).size().loc["val"].eq(2).all()  # stratified: 20 % of each class
+    assert table["bias"].isna().all() and table["group"].isna().all()  # BAR has no bias labels
+    assert "pole_vaulting" in set(table["label_name"])
+
+
+def test_a_damaged_archive_stops_before_anything_is_prepared(file_server, tmp_path):
+    archive = bytearray(bar_archive())
+    archive[len(archive) // 2] ^= 0xFF
+    file_server.files["/mirror/BAR-master.zip"] = bytes(archive)
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads/CHECKSUMS").write_text(f"{'0' * 64}  BAR-master.zip\n")  # a pinned, different version
+    with pytest.raises(SystemExit, match="could not download BAR-master.zip"):
+        download.main(["--source", "bar", "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "raw"),
+                       "--mirror", f"{file_server.url}/mirror"])
+    assert not (tmp_path / "raw").exists()
+
+
+@pytest.mark.parametrize("name, label", [("climbing_3.jpg", "climbing"), ("pole vaulting_12.jpg", "pole_vaulting"),
+                                         ("Pole_Vaulting_1.jpg", "pole_vaulting")])
+def test_bar_file_names(name, label):
+    assert bar_label(name) == label
+
+
+# ---- bring your own ----
+def byo(tmp_path, rows, header="path,label,split,bias", images=True):
+    root = tmp_path / "mine"
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    if images:
+        for row in rows:
+            path = root / row.split(",")[0]
+            if not path.exists():
+                Image.new("RGB", (20, 24), (len(row) * 7 % 255, 80, 160)).save(path)
+    (root / "labels.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    return {"root": str(root), "csv": str(root / "labels.csv"), "image_size": 8, "val_fraction": 0.25, "seed": 0}
+
+
+def rows_for(n_train=8, with_val=False):
+    rows = []
+    for i in range(n_train):
+        label = "cat" if i % 2 else "dog"
+        bias = ("indoor" if label == "cat" else "outdoor") if i > 1 else ("outdoor" if label == "cat" else "indoor")
+        rows.append(f"img/tr{i}.png,{label},train,{bias}")
+    rows += [f"img/te{i}.png,{'cat' if i % 2 else 'dog'},test,{'indoor' if i < 2 else 'outdoor'}" for i in range(4)]
+    if with_val:
+        rows += [f"img/va{i}.png,{'cat' if i % 2 else 'dog'},val,indoor" for i in range(2)]
+    return rows
+
+
+def test_byo_string_labels_bias_and_a_val_holdout(tmp_path):
+    settings = byo(tmp_path, rows_for())
+    table = build_folder(None, tmp_path / "images", "images", settings)
+    assert list(table.columns) == ["sample_id", "path", "label", "label_name", "split", "bias", "bias_aligned", "group"]
+    assert dict(zip(table["label_name"], table["label"])) == {"cat": 0, "dog": 1}  # sorted class names
+    assert table.groupby("split").size().to_dict() == {"test": 4, "train": 6, "val": 2}  # 25 % of each class
+    train = table[table["split"] != "test"]
+    # aligned = the class's majority bias in train: cat-indoor, dog-outdoor
+    expected = ((train["label_name"] == "cat") & (train["bias"] == 0)) | ((train["label_name"] == "dog") & (train["bias"] == 1))
+    assert (train["bias_aligned"] == expected).all()
+    assert (table["group"] == table["label"] * 2 + table["bias"]).all()
+    assert all((tmp_path / p).exists() for p in table["path"])
+
+
+def test_byo_without_bias_column_has_no_bias_labels(tmp_path):
+    rows = [",".join(r.split(",")[:3]) for r in rows_for(with_val=True)]
+    table = build_folder(None, tmp_path / "images", "images", byo(tmp_path, rows, header="path,label,split"))
+    assert table["bias"].isna().all() and table.groupby("split").size()["val"] == 2
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda rows, header: (rows, header + ",weight"), "unknown \\['weight'\\]"),
+    (lambda rows, header: ([r.replace(",train,", ",training,", 1) for r in rows], header), "line 2: split 'training'"),
+    (lambda rows, header: ([r for r in rows if ",test," not in r], header), "no test rows"),
+    (lambda rows, header: (rows + ["img/te9.png,bird,test,indoor"], header), "\\['bird'\\] have no train rows"),
+    (lambda rows, header: (rows + ["img/missing.png,cat,test,indoor"], header), "line 14: .*missing.png"),
+], ids=["unknown-column", "bad-split", "missing-split", "class-not-in-train", "missing-file"])
+def test_byo_errors_name_the_row_or_file(tmp_path, change, message):
+    rows, header = change(rows_for(), "path,label,split,bias")
+    settings = byo(tmp_path, [r for r in rows if "missing" not in r and "te9" not in r], header)
+    (tmp_path / "mine/labels.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    if any("te9" in r for r in rows):
+        Image.new("RGB", (8, 8)).save(tmp_path / "mine/img/te9.png")
+    with pytest.raises(DatasetError, match=message):
+        build_folder(None, tmp_path / "images", "images", settings)
+
+
+def test_byo_unreadable_image_is_named(tmp_path):
+    settings = byo(tmp_path, rows_for())
+    (tmp_path / "mine/img/tr3.png").write_bytes(b"not an image")
+    with pytest.raises(DatasetError, match="cannot read image .*tr3.png"):
+        build_folder(None, tmp_path / "images", "images", settings)
+
+
+def test_byo_through_prepare_data_leaves_nothing_on_error(tmp_path):
+    settings = byo(tmp_path, rows_for())
+    (tmp_path / "mine/img/tr3.png").write_bytes(b"not an image")
+    import json
+
+    with pytest.raises(SystemExit, match="cannot prepare folder: cannot read image"):
+        prepare_data.main(["--source", "folder", "--settings", json.dumps(settings), "--images",
+                           str(tmp_path / "data/images"), "--metadata", str(tmp_path / "data/metadata.parquet")])
+    assert not (tmp_path / "data").exists() or not os.listdir(tmp_path / "data")
