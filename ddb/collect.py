@@ -45,7 +45,8 @@ def summary_table(metrics: list[dict], detections: list[dict]) -> pd.DataFrame:
 def mean_table(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, std and number of seeds per (dataset, method, amplifier)."""
     keys = ["dataset", "source", "method", "uses_bias_labels", "selection", "amplifier"]
-    grouped = table.fillna({"amplifier": "-", "source": "-"}).groupby(keys, sort=True)[METRICS]
+    labelled = table.astype({"amplifier": object, "source": object}).fillna({"amplifier": "-", "source": "-"})
+    grouped = labelled.groupby(keys, sort=True)[METRICS]
     out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_std"))
     return out.join(grouped.size().rename("n_seeds")).reset_index()
 
