@@ -1,4 +1,4 @@
-"""Classifiers for the amplifier and the debiased model: a small CNN for tiny images, or torchvision ResNet-18.
+"""Classifiers for the amplifier and the debiased model: a small CNN for tiny images, or torchvision ResNet-18/50.
 
 Every model takes images in [0, 1] and normalises them itself, so the amplifier and the target model see one
 input convention. Weights are saved as safetensors beside a JSON description (no pickles).
@@ -49,23 +49,29 @@ def small_cnn(num_classes: int, width: int = 16) -> nn.Sequential:
     )
 
 
-def resnet18(num_classes: int, pretrained: str) -> nn.Sequential:
-    """torchvision ResNet-18 with a new head. ``pretrained``: yes (ImageNet weights, must load), no, or auto
+# ImageNet-1k V1 weights for both (Whac-A-Mole and group_DRO use ResNet-50 V1).
+RESNETS = {"resnet18": (tv_models.resnet18, tv_models.ResNet18_Weights.IMAGENET1K_V1),
+           "resnet50": (tv_models.resnet50, tv_models.ResNet50_Weights.IMAGENET1K_V1)}
+
+
+def resnet(arch: str, num_classes: int, pretrained: str) -> nn.Sequential:
+    """torchvision ResNet with a new head. ``pretrained``: yes (ImageNet weights, must load), no, or auto
     (ImageNet weights if they can be loaded, else random init with a warning naming the file to pre-stage)."""
-    weights = tv_models.ResNet18_Weights.IMAGENET1K_V1 if pretrained in ("yes", "auto") else None
+    constructor, imagenet = RESNETS[arch]
+    weights = imagenet if pretrained in ("yes", "auto") else None
     try:
-        net = tv_models.resnet18(weights=weights)
+        net = constructor(weights=weights)
     except Exception as err:  # no network / no cached file: torch.hub raises URLError, OSError, RuntimeError...
         if pretrained == "yes":
             raise RuntimeError(
-                f"could not load ImageNet weights for resnet18 ({err}). Place {weights.url.rsplit('/', 1)[-1]} in "
+                f"could not load ImageNet weights for {arch} ({err}). Place {weights.url.rsplit('/', 1)[-1]} in "
                 f"$TORCH_HOME/hub/checkpoints/ or set pretrained: auto/no in config.yaml"
             ) from err
-        msg = (f"ImageNet weights for resnet18 unavailable ({type(err).__name__}); using random init. "
+        msg = (f"ImageNet weights for {arch} unavailable ({type(err).__name__}); using random init. "
                f"To use them, place {weights.url.rsplit('/', 1)[-1]} in $TORCH_HOME/hub/checkpoints/")
         warnings.warn(msg, stacklevel=2)
         log.warning(msg)
-        net = tv_models.resnet18(weights=None)
+        net = constructor(weights=None)
     net.fc = nn.Linear(net.fc.in_features, num_classes)
     return nn.Sequential(Normalize(IMAGENET_MEAN, IMAGENET_STD), net)
 
@@ -73,9 +79,9 @@ def resnet18(num_classes: int, pretrained: str) -> nn.Sequential:
 def build_classifier(arch: str, num_classes: int, pretrained: str = "no") -> nn.Module:
     if arch == "small_cnn":
         return small_cnn(num_classes)
-    if arch == "resnet18":
-        return resnet18(num_classes, pretrained)
-    raise ValueError(f"unknown classifier arch {arch!r}; use small_cnn or resnet18")
+    if arch in RESNETS:
+        return resnet(arch, num_classes, pretrained)
+    raise ValueError(f"unknown classifier arch {arch!r}; use small_cnn, {' or '.join(RESNETS)}")
 
 
 def save_classifier(model: nn.Module, folder: Path, info: dict) -> None:

@@ -35,7 +35,7 @@ from ddb.methods import METHODS
 from ddb.metrics import classification_metrics, selection_score
 from ddb.models import build_classifier, load_classifier, save_classifier
 from ddb.tables import read_table
-from ddb.training import BestKeeper, Progress, augment, predict_logits, sample_batches, setup
+from ddb.training import BestKeeper, Progress, augment, build_optimizer, predict_logits, sample_batches, setup
 
 log = logging.getLogger("ddb.train_debiased")
 
@@ -45,7 +45,7 @@ def fit(model, objective: objectives.Objective, train: ImageSet, settings: dict,
     """The training loop shared by every method. ``validate(model) -> (score, metrics)`` runs every
     ``eval_every`` steps and the best-scoring weights are kept; without it the last weights are kept."""
     params = itertools.chain(model.parameters(), *(m.parameters() for m in objective.extra_modules))
-    optimizer = torch.optim.Adam(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
+    optimizer = build_optimizer(params, settings)
     batches = sample_batches(len(train), settings["batch_size"], generator, objective.sampling_weights)
     progress = Progress(steps, settings["eval_every"], what)
     best, history, running = BestKeeper(), [], []

@@ -30,6 +30,13 @@ def setup(seed: int, threads: int | None = None) -> torch.device:
     return device
 
 
+def build_optimizer(params, settings: dict) -> torch.optim.Optimizer:
+    """``adam`` (default) or ``sgd`` with momentum 0.9 (the GroupDRO / JTT protocols), at ``lr`` and ``weight_decay``."""
+    if settings.get("optimizer", "adam") == "sgd":
+        return torch.optim.SGD(params, lr=settings["lr"], momentum=0.9, weight_decay=settings["weight_decay"])
+    return torch.optim.Adam(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
+
+
 def sample_batches(n: int, batch_size: int, generator: torch.Generator, weights: torch.Tensor | None = None):
     """Endless index batches: shuffled epochs without replacement, or weighted draws with replacement."""
     while True:

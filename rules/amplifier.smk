@@ -9,7 +9,7 @@ rule train_amplifier:
     benchmark:
         "results/benchmarks/train_amplifier/{dataset}/{sampling}.tsv"
     params:
-        settings=settings_json(config["amplifier"]),
+        settings=stage_settings("amplifier"),
         code=code_version("train_amplifier"),
     threads: 4
     resources:
@@ -36,7 +36,7 @@ rule train_real_amplifier:
     benchmark:
         "results/benchmarks/train_real_amplifier/{dataset}.tsv"
     params:
-        settings=settings_json(config["amplifier"] | config["real_amplifier"]),
+        settings=real_amplifier_settings,
         code=code_version("train_amplifier"),
     threads: 4
     resources:

@@ -28,19 +28,42 @@ METHODS = tuple(config["methods"])
 SYNTHETIC_METHODS = tuple(m for m in METHODS if METHOD_INFO[m]["amplifier"] == "synthetic")
 
 
+STAGE_SECTIONS = ("diffusion", "sampling", "amplifier", "real_amplifier", "classifier", "recipes")
+
+
+def merged(base, changes):
+    """``base`` with ``changes`` merged in, recursively for nested sections (``recipes``)."""
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def checked_section(section, settings, where):
+    """``settings`` validated as the config section ``section`` (defaults filled); errors name ``where``."""
+    settings = copy.deepcopy(settings)
+    try:
+        validate({section: settings}, "../ddb/config.schema.yaml")
+    except Exception as error:
+        raise ValueError(f"config {where}: {error}") from None
+    return settings
+
+
+def dataset_stage_config(dataset):
+    """Every stage section for one dataset: the global section with the dataset's ``overrides`` (its preset)."""
+    overrides = config["datasets"][dataset].get("overrides", {})
+    return {section: checked_section(section, merged(config[section], overrides.get(section, {})),
+                                     f"datasets.{dataset}.overrides.{section}") for section in STAGE_SECTIONS}
+
+
 def sampling_variants():
-    """Synthetic sets by name: ``base`` is the ``sampling`` section; each ``sweeps.sampling`` entry overrides it and
-    is named by its overrides (``guidance_w=2.0``, ``num_inference_steps=1000,scheduler=ddpm``)."""
-    variants = {"base": config["sampling"]}
+    """Synthetic-set variants by name: ``base`` (the ``sampling`` section as is), and one per ``sweeps.sampling``
+    entry, named by its overrides (``guidance_w=2.0``, ``num_inference_steps=1000,scheduler=ddpm``)."""
+    variants = {"base": {}}
     for index, override in enumerate(config["sweeps"]["sampling"]):
-        settings = config["sampling"] | override
-        try:  # the merged section must be a valid `sampling` section
-            validate({"sampling": copy.deepcopy(settings)}, "../ddb/config.schema.yaml")
-        except Exception as error:
-            raise ValueError(f"config sweeps.sampling[{index}] = {override}: {error}") from None
-        name = ",".join(f"{key}={override[key]}" for key in sorted(override))
-        if settings != config["sampling"]:  # an entry equal to the base adds nothing
-            variants[name] = settings
+        checked_section("sampling", config["sampling"] | override, f"sweeps.sampling[{index}] = {override}")
+        if any(config["sampling"].get(key) != value for key, value in override.items()):  # else: the base again
+            variants[",".join(f"{key}={override[key]}" for key in sorted(override))] = override
     return variants
 
 
@@ -68,6 +91,7 @@ def expand_ratio_sweep():
 
 DATASETS = selected_datasets()
 expand_ratio_sweep()
+STAGE_CONFIG = {dataset: dataset_stage_config(dataset) for dataset in DATASETS}
 SAMPLING_VARIANTS = sampling_variants()
 _variant_pattern = "|".join(re.escape(name) for name in SAMPLING_VARIANTS)
 
@@ -138,8 +162,18 @@ def code_version(module):
     return digest.hexdigest()[:16]
 
 
+def stage_settings(section):
+    """Params function: the dataset's ``section`` (global config plus the dataset's overrides) as canonical JSON."""
+    return lambda wildcards: settings_json(STAGE_CONFIG[wildcards.dataset][section])
+
+
 def sampling_settings(wildcards):
-    return settings_json(SAMPLING_VARIANTS[wildcards.sampling])
+    return settings_json(STAGE_CONFIG[wildcards.dataset]["sampling"] | SAMPLING_VARIANTS[wildcards.sampling])
+
+
+def real_amplifier_settings(wildcards):
+    sections = STAGE_CONFIG[wildcards.dataset]
+    return settings_json(sections["amplifier"] | sections["real_amplifier"])
 
 
 # ---- runs: results/<dataset>/debias/<run>/seed<seed>/, run = method[/sampling variant] ----
@@ -175,7 +209,7 @@ def method_inputs(wildcards):
     folder = f"results/{wildcards.dataset}/amplifier/{run_amplifier(wildcards)}"
     paths = {"scores": f"{folder}/scores.parquet", "amplifier": f"{folder}/model"}
     inputs = {need: paths[need] for need in METHOD_INFO[run_method(wildcards)]["needs"]}
-    if config["classifier"]["selection"] == "label_free_pseudo_group":
+    if STAGE_CONFIG[wildcards.dataset]["classifier"]["selection"] == "label_free_pseudo_group":
         selection_amplifier = run_amplifier(wildcards) or "synthetic/base"
         inputs["selection_scores"] = f"results/{wildcards.dataset}/amplifier/{selection_amplifier}/scores.parquet"
     return inputs
@@ -189,7 +223,7 @@ def method_flags(wildcards, input):
 
 def recipe_settings(wildcards):
     recipe = METHOD_INFO[run_method(wildcards)]["recipe"]
-    return settings_json(config["recipes"][recipe] if recipe else {})
+    return settings_json(STAGE_CONFIG[wildcards.dataset]["recipes"][recipe] if recipe else {})
 
 
 def all_metrics():

@@ -13,7 +13,7 @@ rule train_debiased:
     params:
         method=run_method,
         method_inputs=method_flags,
-        settings=settings_json(config["classifier"]),
+        settings=stage_settings("classifier"),
         recipe=recipe_settings,
         code=code_version("train_debiased"),
     threads: 4

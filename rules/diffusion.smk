@@ -9,7 +9,7 @@ rule train_diffusion:
     benchmark:
         "results/benchmarks/train_diffusion/{dataset}.tsv"
     params:
-        settings=settings_json(config["diffusion"]),
+        settings=stage_settings("diffusion"),
         code=code_version("train_diffusion"),
     threads: 4
     resources:
