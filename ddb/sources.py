@@ -165,6 +165,77 @@ def holdout_validation(rows: pd.DataFrame, fraction: float, seed: int) -> pd.Ser
     return split
 
 
+# ---- BFFHQ (Kim et al. 2021, as packaged by DFA): label = age, bias = gender, both in the file names ----
+BFFHQ_ARCHIVE = "bffhq.zip"
+
+
+def target_and_bias(name: str) -> tuple[int, int]:
+    """``(target, bias)`` from a file name ending ``_<target>_<bias>.png`` (the DFA / BiasEnsemble convention)."""
+    parts = Path(name).stem.rsplit("_", 2)
+    if len(parts) < 3 or not (parts[1].isdigit() and parts[2].isdigit()):
+        raise DatasetError(f"file {name!r} does not end in _<target>_<bias> (e.g. 12345_0_1.png)")
+    return int(parts[1]), int(parts[2])
+
+
+def build_bffhq(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    roots = sorted((raw / BFFHQ_ARCHIVE).glob("**/0.5pct"))
+    if not roots:
+        raise DatasetError(f"no bffhq/0.5pct folder in {raw / BFFHQ_ARCHIVE}: {BFFHQ_ARCHIVE} does not have the DFA "
+                           "layout (bffhq/0.5pct/{align,conflict}/{0,1}/*.png, bffhq/valid, bffhq/test)")
+    root = roots[0].parent
+    sets = {"train": sorted((root / "0.5pct").glob("*/*/*.png")), "val": sorted((root / "valid").glob("*.png")),
+            "test": sorted((root / "test").glob("*.png"))}
+    originals, records = [], []
+    for split, paths in sets.items():
+        if not paths:
+            raise DatasetError(f"{root}: no {split} images ({'0.5pct' if split == 'train' else split} folder)")
+        for path in paths:
+            target, bias = target_and_bias(path.name)
+            originals.append(path)
+            records.append({"sample_id": f"bffhq_{split}_{path.parent.parent.name}_{path.stem}"
+                            if split == "train" else f"bffhq_{split}_{path.stem}",
+                            "label": target, "label_name": ("young", "old")[target], "split": split,
+                            "bias": bias, "bias_aligned": target == bias})
+    return with_groups(write_images(pd.DataFrame(records), originals, image_dir, prefix, settings["image_size"]), 2)
+
+
+# ---- CelebA (Liu et al. 2015), Kaggle CSV edition: label = Blond_Hair, bias = Male ----
+CELEBA_ARCHIVE = "celeba-dataset.zip"
+
+
+def build_celeba(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    base = raw / CELEBA_ARCHIVE
+    found = {name: sorted(base.glob(f"**/{name}")) for name in ("list_attr_celeba.csv", "list_eval_partition.csv")}
+    images = sorted(p for p in base.glob("**/img_align_celeba") if any(p.glob("*.jpg")))
+    if not all(found.values()) or not images:
+        raise DatasetError(f"{CELEBA_ARCHIVE} lacks list_attr_celeba.csv, list_eval_partition.csv or an "
+                           "img_align_celeba/ folder of .jpg files: it is not the Kaggle CSV edition of CelebA")
+    attrs = pd.read_csv(found["list_attr_celeba.csv"][0])
+    partition = pd.read_csv(found["list_eval_partition.csv"][0])
+    table = attrs.merge(partition, on="image_id")
+    target, bias = settings["target"], settings["bias"]
+    for column in (target, bias):
+        if column not in table.columns:
+            raise DatasetError(f"CelebA has no attribute {column!r}; attributes: {sorted(attrs.columns[1:])}")
+    rows = pd.DataFrame({
+        "sample_id": "celeba_" + table["image_id"].str.removesuffix(".jpg"),
+        "label": (table[target] == 1).astype("int64"),
+        "split": table["partition"].map({0: "train", 1: "val", 2: "test"}),
+        "bias": (table[bias] == 1).astype("int64"),
+    })
+    rows["label_name"] = np.where(rows["label"] == 1, target, f"not_{target}")
+    # aligned = the class's most frequent bias value in train (for Blond_Hair: female)
+    rows["bias_aligned"] = rows["bias"] == rows["label"].map(majority_bias(rows))
+    return with_groups(write_images(rows, [images[0] / i for i in table["image_id"]], image_dir, prefix,
+                                    settings["image_size"]), 2)
+
+
+def majority_bias(rows: pd.DataFrame) -> pd.Series:
+    """Per label, the most frequent bias value among the training rows."""
+    train = rows[rows["split"] == "train"]
+    return train.groupby("label")["bias"].agg(lambda b: b.value_counts().idxmax())
+
+
 # ---- bring your own: a folder of images plus a CSV with path,label,split[,bias] ----
 BYO_REQUIRED = ("path", "label", "split")
 
@@ -229,9 +300,7 @@ def build_folder(raw: Path | None, image_dir: Path, prefix: str, settings: dict)
         values = sorted(table["bias"].unique())
         rows["bias"] = table["bias"].map({v: i for i, v in enumerate(values)}).astype("int64").to_numpy()
         # aligned = the class's most frequent bias value in train (the correlation a shortcut would learn)
-        train = rows[rows["split"] == "train"]
-        majority = train.groupby("label")["bias"].agg(lambda b: b.value_counts().idxmax())
-        rows["bias_aligned"] = rows["bias"] == rows["label"].map(majority)
+        rows["bias_aligned"] = rows["bias"] == rows["label"].map(majority_bias(rows))
         num_bias = len(values)
     else:
         rows["bias"], rows["bias_aligned"] = pd.NA, pd.NA
@@ -257,6 +326,16 @@ SOURCES: dict[str, Source] = {
         files=(RemoteFile(BAR_ARCHIVE, None, ("https://github.com/alinlab/BAR/archive/refs/heads/master.zip",),
                           manual="https://github.com/alinlab/BAR (Code -> Download ZIP)"),),
         description="Biased Action Recognition: six actions; test images are bias-conflicting, no bias labels"),
+    "bffhq": Source(
+        build_bffhq, lambda s: 2, "bffhq",
+        files=(RemoteFile(BFFHQ_ARCHIVE, None, (), manual="the DFA Google Drive folder 1JEOqxrhU_IhkdcRohdbuEtFETUxfNmNT "
+                          "(github.com/kakaoenterprise/Learning-Debiased-Disentangled), zip of the bffhq/ folder"),),
+        description="Biased FFHQ: young/old faces, gender as the bias, 0.5 % bias-conflicting training images"),
+    "celeba": Source(
+        build_celeba, lambda s: 2, "celeba",
+        files=(RemoteFile(CELEBA_ARCHIVE, None, (), manual="kaggle datasets download -d jessicali9530/celeba-dataset "
+                          "(the CelebA agreement applies: non-commercial research only)"),),
+        description="CelebA, Blond_Hair with Male as the bias (GroupDRO protocol)"),
     "folder": Source(build_folder, byo_num_classes, "generic",
                      description="your own images: a folder plus a CSV with path,label,split[,bias]"),
 }

@@ -181,3 +181,60 @@ def test_byo_through_prepare_data_leaves_nothing_on_error(tmp_path):
         prepare_data.main(["--source", "folder", "--settings", json.dumps(settings), "--images",
                            str(tmp_path / "data/images"), "--metadata", str(tmp_path / "data/metadata.parquet")])
     assert not (tmp_path / "data").exists() or not os.listdir(tmp_path / "data")
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def png(colour) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (12, 12), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def drop_in_and_prepare(tmp_path, source, archive_name, archive, settings="{}"):
+    with pytest.raises(SystemExit, match=f"place {archive_name} at {tmp_path / 'downloads' / archive_name}"):
+        download.main(["--source", source, "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "raw")])
+    (tmp_path / "downloads" / archive_name).write_bytes(archive)  # the user places the file as told
+    download.main(["--source", source, "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "raw")])
+    prepare_data.main(["--source", source, "--raw", str(tmp_path / "raw"), "--settings", settings,
+                       "--images", str(tmp_path / "data/images"), "--metadata", str(tmp_path / "data/metadata.parquet")])
+    return read_table(tmp_path / "data/metadata.parquet", "metadata")
+
+
+def test_bffhq_drop_in_with_labels_from_file_names(tmp_path):
+    members = {}
+    for kind, target, bias, n in (("align", 0, 0, 3), ("align", 1, 1, 3), ("conflict", 0, 1, 1), ("conflict", 1, 0, 1)):
+        for i in range(n):
+            members[f"bffhq/0.5pct/{kind}/{target}/{kind}{i}_{target}_{bias}.png"] = png((target * 200, bias * 200, 9))
+    for split in ("valid", "test"):
+        for target in (0, 1):
+            for bias in (0, 1):
+                members[f"bffhq/{split}/{target}{bias}_{target}_{bias}.png"] = png((9, 9, 9))
+    table = drop_in_and_prepare(tmp_path, "bffhq", "bffhq.zip", zip_of(members), '{"image_size": 8}')
+    assert table.groupby("split").size().to_dict() == {"test": 4, "train": 8, "val": 4}
+    train = table[table["split"] == "train"]
+    assert (~train["bias_aligned"]).sum() == 2 and (table["bias_aligned"] == (table["label"] == table["bias"])).all()
+    assert table["sample_id"].is_unique
+
+
+def test_celeba_kaggle_edition_drop_in(tmp_path):
+    names = [f"{i:06d}.jpg" for i in range(1, 13)]
+    blond = [1, 1, -1, -1, 1, -1, -1, -1, 1, -1, 1, -1]
+    male = [-1, -1, 1, 1, 1, -1, 1, -1, -1, 1, 1, -1]
+    attrs = "image_id,5_o_Clock_Shadow,Blond_Hair,Male\n" + "".join(
+        f"{n},-1,{b},{m}\n" for n, b, m in zip(names, blond, male))
+    partition = "image_id,partition\n" + "".join(f"{n},{0 if i < 8 else 1 if i < 10 else 2}\n" for i, n in enumerate(names))
+    members = {"list_attr_celeba.csv": attrs.encode(), "list_eval_partition.csv": partition.encode(),
+               **{f"img_align_celeba/img_align_celeba/{n}": jpeg((i * 20, 0, 0), (17, 21)) for i, n in enumerate(names)}}
+    table = drop_in_and_prepare(tmp_path, "celeba", "celeba-dataset.zip", zip_of(members), '{"image_size": 8}')
+    assert table.groupby("split").size().to_dict() == {"test": 2, "train": 8, "val": 2}
+    assert table["label"].tolist() == [int(b == 1) for b in blond]
+    assert table["bias"].tolist() == [int(m == 1) for m in male]
+    # training majority: blond -> female (3 of 4), not blond -> male (3 of 4)
+    assert table.loc[table["label"] == 1, "bias_aligned"].tolist() == [m == -1 for b, m in zip(blond, male) if b == 1]
