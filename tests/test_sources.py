@@ -238,3 +238,39 @@ def test_celeba_kaggle_edition_drop_in(tmp_path):
     assert table["bias"].tolist() == [int(m == 1) for m in male]
     # training majority: blond -> female (3 of 4), not blond -> male (3 of 4)
     assert table.loc[table["label"] == 1, "bias_aligned"].tolist() == [m == -1 for b, m in zip(blond, male) if b == 1]
+
+
+def idx_gz(array: np.ndarray) -> bytes:
+    import gzip
+
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def test_cmnist_checks_the_published_md5_and_builds_the_lff_protocol(file_server, tmp_path):
+    rng = np.random.default_rng(0)
+    files = {"train-images-idx3-ubyte.gz": idx_gz(rng.integers(0, 256, (200, 28, 28))),
+             "train-labels-idx1-ubyte.gz": idx_gz(np.arange(200) % 10),
+             "t10k-images-idx3-ubyte.gz": idx_gz(rng.integers(0, 256, (50, 28, 28))),
+             "t10k-labels-idx1-ubyte.gz": idx_gz(np.arange(50) % 10)}
+    for name, data in files.items():
+        file_server.files[f"/mirror/{name}"] = data
+    # fixture bytes are not the real MNIST files: the published md5 refuses them, and nothing is extracted
+    with pytest.raises(SystemExit, match="expected md5:f68b3c2dcbeaaa9fbdd348bbdeb94873"):
+        download.main(["--source", "cmnist", "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "raw"),
+                       "--mirror", f"{file_server.url}/mirror"])
+    assert not (tmp_path / "raw").exists()
+    (tmp_path / "raw").mkdir()
+    for name, data in files.items():
+        (tmp_path / "raw" / name).write_bytes(data)
+    prepare_data.main(["--source", "cmnist", "--raw", str(tmp_path / "raw"),
+                       "--settings", '{"conflicting_ratio": 0.05, "val_fraction": 0.1}',
+                       "--images", str(tmp_path / "data/images"), "--metadata", str(tmp_path / "data/metadata.parquet")])
+    table = read_table(tmp_path / "data/metadata.parquet", "metadata")
+    assert table.groupby("split").size().to_dict() == {"test": 50, "train": 180, "val": 20}
+    train = table[table["split"] == "train"]
+    assert (~train["bias_aligned"]).sum() == 9  # exactly 5 % of 180
+    assert (table["bias_aligned"] == (table["label"] == table["bias"])).all()
+    assert (~table.loc[table["split"] == "test", "bias_aligned"]).sum() == 45  # uniform colours: 90 % conflicting
+    image = np.asarray(Image.open(tmp_path / "data" / train["path"].iloc[0]))
+    assert image.shape == (28, 28, 3)
