@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import logging
 import os
-import shutil
 import sys
 import tarfile
 import time
@@ -251,8 +250,11 @@ def download_source(files: list[RemoteFile], folder: Path, out: Path, **fetch_op
         for remote, path in zip(files, paths):
             if remote.extract:
                 extract(path, tmp / remote.name)
-            else:
-                shutil.copyfile(path, tmp / remote.name)
+            else:  # used in place (ImageNet's 138 GB tar is read, never copied)
+                try:
+                    os.link(path, tmp / remote.name)
+                except OSError:
+                    os.symlink(path.resolve(), tmp / remote.name)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -39,7 +39,7 @@ class Source:
     description: str = ""
 
 
-def square_image(path: Path, size: int) -> Image.Image:
+def square_image(path, size: int) -> Image.Image:
     """RGB image, shorter side resized to ``size``, centre-cropped to ``size`` x ``size``."""
     try:
         with Image.open(path) as image:
@@ -306,6 +306,58 @@ def build_cmnist(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.
     return with_groups(pd.DataFrame(records), 10)
 
 
+# ---- ImageNet-9 (ReBias) for training, ImageNet-A for testing ----
+IMAGENET_TRAIN = "ILSVRC2012_img_train.tar"
+IMAGENET_A = "imagenet-a.tar"
+# ReBias super-classes as inclusive ranges of ImageNet class indices (index = position of the WordNet ID in sorted
+# order, i.e. of the per-class tar in ILSVRC2012_img_train.tar).
+IMAGENET9_RANGES = {"dog": (151, 254), "cat": (281, 285), "frog": (30, 32), "turtle": (33, 37), "bird": (89, 97),
+                    "monkey": (372, 378), "fish": (393, 397), "crab": (118, 121), "insect": (306, 310)}
+
+
+def imagenet9_wnids(class_tars: list[str]) -> dict[str, int]:
+    """WordNet ID -> super-class index, from the sorted per-class tar names of the ImageNet training archive."""
+    wnids = sorted(Path(name).stem for name in class_tars)
+    if len(wnids) <= max(high for _, high in IMAGENET9_RANGES.values()):
+        raise DatasetError(f"{IMAGENET_TRAIN} lists {len(wnids)} class tars; the ILSVRC-2012 training archive has 1,000")
+    return {wnids[i]: k for k, (low, high) in enumerate(IMAGENET9_RANGES.values()) for i in range(low, high + 1)}
+
+
+def build_imagenet9(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    import io
+    import tarfile
+
+    names = list(IMAGENET9_RANGES)
+    records, size, limit = [], settings["image_size"], settings["max_per_class"]
+    with tarfile.open(raw / IMAGENET_TRAIN) as outer:
+        members = {m.name: m for m in outer.getmembers() if m.isfile() and m.name.endswith(".tar")}
+        classes = imagenet9_wnids(list(members))
+        (image_dir / "train").mkdir(parents=True)
+        for wnid, label in sorted(classes.items()):
+            with tarfile.open(fileobj=outer.extractfile(members[f"{wnid}.tar"])) as inner:  # read, never extracted
+                jpegs = sorted((m for m in inner.getmembers() if m.isfile()), key=lambda m: m.name)
+                for member in jpegs[:limit] if limit else jpegs:
+                    sample_id = f"in9_{Path(member.name).stem}"
+                    square_image(io.BytesIO(inner.extractfile(member).read()), size).save(
+                        image_dir / "train" / f"{sample_id}.png")
+                    records.append({"sample_id": sample_id, "path": f"{prefix}/train/{sample_id}.png", "label": label,
+                                    "label_name": names[label], "split": "train"})
+    test_root = raw / IMAGENET_A / "imagenet-a"
+    if not test_root.is_dir():
+        raise DatasetError(f"{test_root} not found: {IMAGENET_A} does not have the ImageNet-A layout (imagenet-a/<wnid>/)")
+    (image_dir / "test").mkdir()
+    for folder in sorted(p for p in test_root.iterdir() if p.is_dir() and p.name in classes):
+        for path in sorted(folder.glob("*.jpg")):
+            sample_id = f"ina_{folder.name}_{path.stem}"
+            square_image(path, size).save(image_dir / "test" / f"{sample_id}.png")
+            records.append({"sample_id": sample_id, "path": f"{prefix}/test/{sample_id}.png", "label": classes[folder.name],
+                            "label_name": names[classes[folder.name]], "split": "test"})
+    rows = pd.DataFrame(records).assign(bias=pd.NA, bias_aligned=pd.NA)
+    # ImageNet's own val split needs the devkit's labels; a seeded class-stratified hold-out of train replaces it
+    rows["split"] = holdout_validation(rows, settings["val_fraction"], settings["seed"])
+    return with_groups(rows, None)
+
+
 # ---- bring your own: a folder of images plus a CSV with path,label,split[,bias] ----
 BYO_REQUIRED = ("path", "label", "split")
 
@@ -411,6 +463,14 @@ SOURCES: dict[str, Source] = {
         files=tuple(RemoteFile(name, f"md5:{md5}", tuple(f"{url}/{name}" for url in MNIST_URLS), extract=False)
                     for name, md5 in MNIST_FILES.items()),
         description="Colored MNIST built from MNIST with the LfF protocol (digit colour as the bias)"),
+    "imagenet9": Source(
+        build_imagenet9, lambda s: len(IMAGENET9_RANGES), "imagenet_a",
+        files=(RemoteFile(IMAGENET_TRAIN, "md5:1d675b47d978889d74fa0da5fadfb00e", (), extract=False,
+                          manual="https://image-net.org (login; ILSVRC-2012 training images, 138 GB)"),
+               RemoteFile(IMAGENET_A, "md5:c3e55429088dc681f30d81f4726b6595",
+                          ("https://people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar",),
+                          manual="https://github.com/hendrycks/natural-adv-examples")),
+        description="ImageNet-9 (ReBias super-classes) for training, tested on the matching ImageNet-A images"),
     "folder": Source(build_folder, byo_num_classes, "generic",
                      description="your own images: a folder plus a CSV with path,label,split[,bias]"),
 }

@@ -274,3 +274,39 @@ def test_cmnist_checks_the_published_md5_and_builds_the_lff_protocol(file_server
     assert (~table.loc[table["split"] == "test", "bias_aligned"]).sum() == 45  # uniform colours: 90 % conflicting
     image = np.asarray(Image.open(tmp_path / "data" / train["path"].iloc[0]))
     assert image.shape == (28, 28, 3)
+
+
+def test_imagenet9_reads_class_tars_in_place_and_tests_on_matching_imagenet_a(tmp_path):
+    from ddb.sources import IMAGENET9_RANGES, build_imagenet9
+
+    with pytest.raises(SystemExit, match="place ILSVRC2012_img_train.tar \\(md5:1d675b47d978889d74fa0da5fadfb00e\\) at"):
+        download.main(["--source", "imagenet9", "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "x")])
+
+    def tar_of(members: dict[str, bytes]) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tf:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+    wnid = [f"n{i:08d}" for i in range(1000)]  # sorted order = ImageNet class index
+    with_images = {151: 3, 254: 2, 30: 2, 500: 2}  # dog (both ends of its range), frog, and a class outside IN-9
+    raw = tmp_path / "raw"
+    (raw / "imagenet-a.tar/imagenet-a").mkdir(parents=True)
+    (raw / "ILSVRC2012_img_train.tar").write_bytes(tar_of({
+        f"{wnid[i]}.tar": tar_of({f"{wnid[i]}_{j}.JPEG": jpeg((i % 255, j * 50, 0)) for j in range(with_images.get(i, 0))})
+        for i in range(1000)}))
+    for i in (151, 30, 500):
+        (raw / f"imagenet-a.tar/imagenet-a/{wnid[i]}").mkdir()
+        (raw / f"imagenet-a.tar/imagenet-a/{wnid[i]}/a_{i}.jpg").write_bytes(jpeg((0, 0, 0)))
+    table = build_imagenet9(raw, tmp_path / "images", "images",
+                            {"image_size": 16, "max_per_class": 2, "val_fraction": 0.3, "seed": 0})
+    names = list(IMAGENET9_RANGES)
+    train = table[table["split"] != "test"]
+    assert train["label_name"].value_counts().to_dict() == {"dog": 4, "frog": 2}  # capped at 2 per ImageNet class
+    assert (table["split"] == "val").sum() == 2  # one per super-class present (30 %, at least one)
+    test = table[table["split"] == "test"]
+    assert sorted(test["label"]) == sorted([names.index("dog"), names.index("frog")])  # wnid 500 is not IN-9
+    assert table["bias"].isna().all()
