@@ -21,13 +21,16 @@ from ddb.logs import start_logging
 
 log = logging.getLogger("ddb.collect")
 METRICS = ["avg_acc", "train_weighted_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc",
-           "worst_class_acc", "amp_auroc", "amp_precision", "amp_recall"]
+           "worst_class_acc", "bg_gap", "coobj_gap", "bg_coobj_gap", "amp_auroc", "amp_precision", "amp_recall"]
 COLUMNS = ["dataset", "source", "method", "seed", "uses_bias_labels", "selection", "amplifier", *METRICS]
 NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain accuracy (BAR's and SubpopBench's "
         "\"Avg.\"); train_weighted_acc = (label, bias) cell accuracies weighted by the cells' training shares "
         "(Waterbirds' \"Avg.\" in GroupDRO / JTT / DFR); worst_group_acc = WGA; aligned_acc / conflicting_acc = "
         "accuracy on bias-aligned / bias-conflicting images (BFFHQ's \"Confl.\"); unbiased_acc = mean over the "
-        "label x bias cells (LfF's \"unbiased\", CMNIST / Corrupted CIFAR-10); worst_class_acc needs no bias labels. "
+        "label x bias cells (LfF's \"unbiased\", CMNIST / Corrupted CIFAR-10); worst_class_acc needs no bias labels; "
+        "UrbanCars: train_weighted_acc is ID.ACC and bg_gap / coobj_gap / bg_coobj_gap are the BG / CoObj / BG+CoObj "
+        "gaps (conflicting accuracy minus ID.ACC, negative as in Whac-A-Mole); ImageNet-9: avg_acc is ImageNet-A "
+        "accuracy. "
         "amp_* = detection of the bias-conflicting training images by the amplifier the method uses (AUROC of its "
         "loss; precision/recall of its error set), computed with true bias labels for evaluation only. "
         "uses_bias_labels: the method or its model selection read bias labels.\n\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 from ddb.atomic import write_text
 from ddb.data import load_split
 from ddb.logs import start_logging
-from ddb.metrics import classification_metrics, group_accuracies, train_weighted_accuracy
+from ddb.metrics import classification_metrics, group_accuracies, train_weighted_accuracy, urbancars_gaps
 from ddb.models import load_classifier
 from ddb.tables import read_table, table_provenance
 from ddb.training import predict_logits, setup
@@ -54,9 +54,12 @@ def main(argv=None) -> None:
     train = metadata[metadata["split"] == "train"]
     metrics["train_weighted_acc"] = train_weighted_accuracy(per_group, train["label"], train["bias"]) \
         if has_bias and train["bias"].notna().all() else float("nan")
+    source = table_provenance(args.metadata).get("source")
+    if source == "urbancars":  # ID.ACC is the training-composition-weighted accuracy
+        metrics |= urbancars_gaps(pred, label, bias, metrics["train_weighted_acc"])
     per_group = per_group.to_dict("records") if has_bias else []
     result = {
-        "dataset": args.dataset, "source": table_provenance(args.metadata).get("source"),
+        "dataset": args.dataset, "source": source,
         "method": info["method"], "seed": info["seed"],
         "amplifier": None if args.amplifier == "none" else args.amplifier,
         "selection": selection["selection"], "selected_step": selection["step"],

@@ -60,6 +60,18 @@ def train_weighted_accuracy(test_groups: pd.DataFrame, train_label, train_bias) 
     return float((merged["share"] * merged["acc"]).sum())
 
 
+def urbancars_gaps(pred, label, bias, id_acc: float) -> dict:
+    """UrbanCars (Whac-A-Mole): accuracy on the test images where the background only, the co-occurring object only,
+    or both conflict with the car type, minus the in-distribution accuracy ``id_acc`` (negative = a drop).
+    ``bias = 2 * background + co-occurring object`` (ddb/sources.py)."""
+    pred, label, bias = np.asarray(pred), np.asarray(label), np.asarray(bias)
+    bg_conflict, co_conflict = (bias // 2) != label, (bias % 2) != label
+    def gap(mask):
+        return accuracy(pred[mask], label[mask]) - id_acc
+    return {"bg_gap": gap(bg_conflict & ~co_conflict), "coobj_gap": gap(~bg_conflict & co_conflict),
+            "bg_coobj_gap": gap(bg_conflict & co_conflict)}
+
+
 def binary_auroc(scores, positives) -> float:
     """Area under the ROC curve of ``scores`` for the boolean ``positives`` (Mann-Whitney U, ties count half)."""
     scores, positives = np.asarray(scores, dtype=float), np.asarray(positives, dtype=bool)

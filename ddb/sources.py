@@ -358,6 +358,42 @@ def build_imagenet9(raw: Path, image_dir: Path, prefix: str, settings: dict) -> 
     return with_groups(rows, None)
 
 
+# ---- UrbanCars (Li et al. 2023): label = car type, two biases (background, co-occurring object) ----
+URBANCARS_ARCHIVE = "urbancars.zip"
+URBANCARS_VALUES = ("country", "urban")
+
+
+def urbancars_bias(bg: int, co_occur_obj: int) -> int:
+    """Both cues in one bias value: 2 * background + co-occurring object (0 = country, 1 = urban)."""
+    return 2 * bg + co_occur_obj
+
+
+def build_urbancars(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    base = raw / URBANCARS_ARCHIVE
+    folders = {"train": sorted(base.glob("**/bg-0.95_co_occur_obj-0.95/train")),
+               "val": sorted(base.glob("**/bg-0.5_co_occur_obj-0.5/val")),
+               "test": sorted(base.glob("**/bg-0.5_co_occur_obj-0.5/test"))}
+    missing = [split for split, found in folders.items() if not found]
+    if missing:
+        raise DatasetError(f"{URBANCARS_ARCHIVE} lacks the {missing} folders of the Whac-A-Mole layout "
+                           "(bg-0.95_co_occur_obj-0.95/train, bg-0.5_co_occur_obj-0.5/{val,test})")
+    originals, records = [], []
+    for split, found in folders.items():
+        for group in sorted(p for p in found[0].iterdir() if p.is_dir()):
+            parts = dict(part.rsplit("-", 1) for part in group.name.split("_", 2) if "-" in part)
+            try:
+                obj, bg, co = (URBANCARS_VALUES.index(parts[key]) for key in ("obj", "bg", "co_occur_obj"))
+            except (KeyError, ValueError):
+                raise DatasetError(f"{group}: not an UrbanCars group folder "
+                                   "(obj-<urban|country>_bg-<urban|country>_co_occur_obj-<urban|country>)") from None
+            for path in sorted(p for p in group.glob("*.jpg")):  # the *_mask.png files are not images of the set
+                originals.append(path)
+                records.append({"sample_id": f"uc_{split}_{group.name}_{path.stem}", "label": obj,
+                                "label_name": f"{URBANCARS_VALUES[obj]}_car", "split": split,
+                                "bias": urbancars_bias(bg, co), "bias_aligned": bg == obj and co == obj})
+    return with_groups(write_images(pd.DataFrame(records), originals, image_dir, prefix, settings["image_size"]), 4)
+
+
 # ---- bring your own: a folder of images plus a CSV with path,label,split[,bias] ----
 BYO_REQUIRED = ("path", "label", "split")
 
@@ -471,6 +507,13 @@ SOURCES: dict[str, Source] = {
                           ("https://people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar",),
                           manual="https://github.com/hendrycks/natural-adv-examples")),
         description="ImageNet-9 (ReBias super-classes) for training, tested on the matching ImageNet-A images"),
+    "urbancars": Source(
+        build_urbancars, lambda s: 2, "urbancars",
+        files=(RemoteFile(URBANCARS_ARCHIVE, None, (), manual=(
+            "no official archive: generate it with facebookresearch/Whac-A-Mole "
+            "scripts/prepare_dataset_models/create_urbancars.sh (Stanford Cars from a Kaggle mirror, Places365, "
+            "COCO/LVIS) and zip the resulting urbancars/ folder")),),
+        description="UrbanCars: urban/country cars with background and co-occurring-object biases"),
     "folder": Source(build_folder, byo_num_classes, "generic",
                      description="your own images: a folder plus a CSV with path,label,split[,bias]"),
 }

@@ -78,3 +78,17 @@ def test_pseudo_group_selection_is_worst_cell_of_label_by_amplifier_prediction()
     assert selection_score("label_free_pseudo_group", pred, label, amp_pred=amp_pred) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="amplifier's predictions"):
         selection_score("label_free_pseudo_group", pred, label)
+
+
+def test_urbancars_gaps_hand_computed():
+    from ddb.metrics import urbancars_gaps
+
+    # label 1 = urban car; bias = 2 * bg + co_occur_obj
+    label = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    bias = np.array([3, 1, 2, 0, 0, 2, 1, 3])  # aligned, bg conflicts, co-obj conflicts, both; twice
+    pred = np.array([1, 0, 1, 0, 0, 0, 1, 0])  # correct: aligned 2/2, bg-only 1/2, co-only 1/2, both 1/2
+    gaps = urbancars_gaps(pred, label, bias, id_acc=0.9)
+    assert gaps == pytest.approx({"bg_gap": 0.5 - 0.9, "coobj_gap": 0.5 - 0.9, "bg_coobj_gap": 0.5 - 0.9})
+    pred = np.array([1, 1, 0, 0, 0, 0, 1, 1])  # bg-only 2/2, co-only 0/2, both 0/2
+    assert urbancars_gaps(pred, label, bias, id_acc=0.9) == pytest.approx(
+        {"bg_gap": 0.1, "coobj_gap": -0.9, "bg_coobj_gap": -0.9})

@@ -310,3 +310,20 @@ def test_imagenet9_reads_class_tars_in_place_and_tests_on_matching_imagenet_a(tm
     test = table[table["split"] == "test"]
     assert sorted(test["label"]) == sorted([names.index("dog"), names.index("frog")])  # wnid 500 is not IN-9
     assert table["bias"].isna().all()
+
+
+def test_urbancars_drop_in_of_the_generated_layout(tmp_path):
+    members = {}
+    for split, root in (("train", "bg-0.95_co_occur_obj-0.95"), ("val", "bg-0.5_co_occur_obj-0.5"),
+                        ("test", "bg-0.5_co_occur_obj-0.5")):
+        for obj in ("urban", "country"):
+            for bg in ("urban", "country"):
+                for co in ("urban", "country"):
+                    group = f"urbancars/{root}/{split}/obj-{obj}_bg-{bg}_co_occur_obj-{co}"
+                    members[f"{group}/000.jpg"] = jpeg((9, 9, 9))
+                    members[f"{group}/000_mask.png"] = png((0, 0, 0))
+    table = drop_in_and_prepare(tmp_path, "urbancars", "urbancars.zip", zip_of(members), '{"image_size": 8}')
+    assert table.groupby("split").size().to_dict() == {"test": 8, "train": 8, "val": 8}  # masks are not images
+    row = table[table["sample_id"].str.contains("train_obj-urban_bg-country_co_occur_obj-urban")].iloc[0]
+    assert (row["label"], row["bias"], row["bias_aligned"]) == (1, 1, False)  # bias = 2 * bg(0) + co(1)
+    assert table["bias_aligned"].sum() == 6 and table["group"].nunique() == 8
