@@ -327,3 +327,26 @@ def test_urbancars_drop_in_of_the_generated_layout(tmp_path):
     row = table[table["sample_id"].str.contains("train_obj-urban_bg-country_co_occur_obj-urban")].iloc[0]
     assert (row["label"], row["bias"], row["bias_aligned"]) == (1, 1, False)  # bias = 2 * bg(0) + co(1)
     assert table["bias_aligned"].sum() == 6 and table["group"].nunique() == 8
+
+
+def test_corrupted_cifar10_from_the_binary_archive_layout(tmp_path):
+    from ddb.corruptions import CORRUPTIONS
+    from ddb.sources import build_corrupted_cifar10
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "raw/cifar-10-binary.tar.gz/cifar-10-batches-bin"
+    root.mkdir(parents=True)
+    for name, n in [(f"data_batch_{i}.bin", 20) for i in range(1, 6)] + [("test_batch.bin", 30)]:
+        labels = (np.arange(n) % 10).astype(np.uint8)[:, None]
+        (root / name).write_bytes(np.concatenate([labels, rng.integers(0, 256, (n, 3072), dtype=np.uint8)], 1).tobytes())
+    table = build_corrupted_cifar10(tmp_path / "raw", tmp_path / "images", "images",
+                                    {"conflicting_ratio": 0.05, "severity": 2, "val_fraction": 0.2, "seed": 0})
+    assert table.groupby("split").size().to_dict() == {"test": 30, "train": 80, "val": 20}
+    assert (~table.loc[table["split"] == "train", "bias_aligned"]).sum() == 4  # exactly 5 % of 80
+    assert table["bias"].between(0, len(CORRUPTIONS) - 1).all()
+    assert set(table["label_name"]) == {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                                        "truck"}
+    (root / "test_batch.bin").write_bytes(b"\0" * 100)
+    with pytest.raises(DatasetError, match="not a CIFAR-10 binary batch"):
+        build_corrupted_cifar10(tmp_path / "raw", tmp_path / "images2", "images", {"conflicting_ratio": 0.05,
+                                "severity": 2, "val_fraction": 0.2, "seed": 0})
