@@ -23,6 +23,13 @@ class Objective:
     def loss(self, idx, images, labels, per_sample_ce) -> torch.Tensor:
         return per_sample_ce.mean()
 
+    def state_dict(self) -> dict:
+        """What changes during training besides the optimiser's parameters (for resumable checkpoints)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
 
 class Upsampled(Objective):
     """Mean cross-entropy over batches drawn with replacement by fixed per-sample weights (JTT stage 2)."""
@@ -44,6 +51,12 @@ class GroupDRO(Objective):
 
     def loss(self, idx, images, labels, per_sample_ce):
         return self.robust(per_sample_ce, self.groups[idx].to(per_sample_ce.device))
+
+    def state_dict(self):
+        return {"robust": self.robust.state_dict()}
+
+    def load_state_dict(self, state):
+        self.robust.load_state_dict(state["robust"])
 
 
 def _smoothed(ema: LossEMA | None, idx, loss, classwise: bool):
@@ -73,6 +86,14 @@ class FrozenAmplifierReweighting(Objective):
         model = _smoothed(self.model_ema, idx, per_sample_ce, self.classwise)
         return reweighted_loss(per_sample_ce, amp, model, self.eps)
 
+    def state_dict(self):
+        return {name: ema.state_dict() for name, ema in (("amp", self.amp_ema), ("model", self.model_ema)) if ema}
+
+    def load_state_dict(self, state):
+        for name, ema in (("amp", self.amp_ema), ("model", self.model_ema)):
+            if ema:
+                ema.load_state_dict(state[name])
+
 
 class LearningFromFailure(Objective):
     """LfF (Nam et al. 2020): a biased model trained jointly with GCE supplies L_B; same W as Recipe II."""
@@ -90,4 +111,13 @@ class LearningFromFailure(Objective):
         biased = _smoothed(self.biased_ema, idx, biased_ce, self.classwise)
         model = _smoothed(self.model_ema, idx, per_sample_ce, self.classwise)
         return gce_loss(biased_logits, labels, self.q).mean() + reweighted_loss(per_sample_ce, biased, model)
+
+    def state_dict(self):  # the biased model itself is saved with the optimiser's parameters by the training loop
+        return {"biased": self.biased.state_dict(), "biased_ema": self.biased_ema.state_dict(),
+                "model_ema": self.model_ema.state_dict()}
+
+    def load_state_dict(self, state):
+        self.biased.load_state_dict(state["biased"])
+        self.biased_ema.load_state_dict(state["biased_ema"])
+        self.model_ema.load_state_dict(state["model_ema"])
 

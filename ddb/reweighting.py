@@ -47,6 +47,12 @@ class LossEMA:
         self.seen[idx] = True
         return self.values[idx]
 
+    def state_dict(self) -> dict:
+        return {"values": self.values, "seen": self.seen}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.values, self.seen = state["values"].clone(), state["seen"].clone()
+
     def classwise_normalised(self, idx: torch.Tensor) -> torch.Tensor:
         """Values of ``idx`` divided by the current maximum over the training samples of the same class."""
         class_max = torch.zeros(int(self.labels.max()) + 1).scatter_reduce(0, self.labels, self.values, "amax")

@@ -23,7 +23,7 @@ from ddb.data import load_split, load_synthetic
 from ddb.logs import start_logging
 from ddb.models import build_classifier, save_classifier
 from ddb.tables import read_table
-from ddb.training import BestKeeper, build_optimizer, predict_logits, sample_batches, setup
+from ddb.training import BatchSampler, BestKeeper, build_optimizer, predict_logits, setup
 
 log = logging.getLogger("ddb.train_amplifier")
 
@@ -62,7 +62,7 @@ def main(argv=None) -> None:
 
     model = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
     optimizer = build_optimizer(model.parameters(), settings)
-    batches = sample_batches(len(train), settings["batch_size"], generator)
+    batches = BatchSampler(len(train), settings["batch_size"], generator)
     steps_per_epoch = max(1, len(train) // settings["batch_size"])
     best, history = BestKeeper(), []
     for epoch in range(1, settings["epochs"] + 1):

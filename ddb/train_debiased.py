@@ -35,31 +35,49 @@ from ddb.methods import METHODS
 from ddb.metrics import classification_metrics, selection_score
 from ddb.models import build_classifier, load_classifier, save_classifier
 from ddb.tables import read_table
-from ddb.training import BestKeeper, Progress, augment, build_optimizer, predict_logits, sample_batches, setup
+from ddb.training import (BatchSampler, BestKeeper, Checkpoint, Progress, augment, autocast, build_optimizer,
+                          input_fingerprint, predict_logits, rng_state, set_rng_state, setup)
 
 log = logging.getLogger("ddb.train_debiased")
 
 
 def fit(model, objective: objectives.Objective, train: ImageSet, settings: dict, steps: int, generator, device,
-        validate=None, what: str = "train") -> tuple[BestKeeper, list[dict]]:
+        validate=None, what: str = "train", checkpoint: Checkpoint | None = None) -> tuple[BestKeeper, list[dict]]:
     """The training loop shared by every method. ``validate(model) -> (score, metrics)`` runs every
-    ``eval_every`` steps and the best-scoring weights are kept; without it the last weights are kept."""
+    ``eval_every`` steps and the best-scoring weights are kept; without it the last weights are kept.
+    With a ``checkpoint``, the whole state is saved periodically and a matching saved state is resumed."""
     params = itertools.chain(model.parameters(), *(m.parameters() for m in objective.extra_modules))
     optimizer = build_optimizer(params, settings)
-    batches = sample_batches(len(train), settings["batch_size"], generator, objective.sampling_weights)
+    batches = BatchSampler(len(train), settings["batch_size"], generator, objective.sampling_weights)
     progress = Progress(steps, settings["eval_every"], what)
-    best, history, running = BestKeeper(), [], []
+    best, history, running, first_step = BestKeeper(), [], [], 1
+    state = checkpoint.load() if checkpoint else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        objective.load_state_dict(state["objective"])
+        batches.load_state_dict(state["batches"])
+        set_rng_state(generator, state["rng"])
+        best.score, best.step, best.state = state["best"]["score"], state["best"]["step"], state["best"]["state"]
+        history, running, first_step = state["history"], state["running"], state["step"] + 1
+
+    def training_state():
+        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "objective": objective.state_dict(),
+                "batches": batches.state_dict(), "rng": rng_state(generator), "history": history, "running": running,
+                "best": {"score": best.score, "step": best.step, "state": best.state}}
+
     for module in (model, *objective.extra_modules):
         module.train()
-    for step in range(1, steps + 1):
+    for step in range(first_step, steps + 1):
         idx = next(batches)
         images = train.images[idx]
         if settings["augment_shift"] >= 0:
             images = augment(images, generator, settings["augment_shift"])
         images = images.to(device).float().div_(255)
         labels = train.labels[idx].to(device)
-        per_sample_ce = F.cross_entropy(model(images), labels, reduction="none")
-        loss = objective.loss(idx, images, labels, per_sample_ce)
+        with autocast(device):
+            per_sample_ce = F.cross_entropy(model(images), labels, reduction="none")
+            loss = objective.loss(idx, images, labels, per_sample_ce)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -73,6 +91,8 @@ def fit(model, objective: objectives.Objective, train: ImageSet, settings: dict,
                 row |= {"val_selection_score": score, **{f"val_{k}": v for k, v in metrics.items()}}
             history.append(row)
             progress(step, **{k: v for k, v in row.items() if k in ("train_loss", "val_selection_score")})
+        if checkpoint:
+            checkpoint.maybe_save(step, training_state)
     if validate is None:
         best.offer(model, 0.0, steps)
     return best, history
@@ -175,7 +195,12 @@ def main(argv=None) -> None:
         score = selection_score(settings["selection"], pred, val.labels.numpy(), val_bias, val_amp_pred)
         return score, classification_metrics(pred, val.labels.numpy(), val_bias, val_aligned)
 
-    best, history = fit(model, objective, train, settings, settings["steps"], generator, device, validate, args.method)
+    checkpoint = Checkpoint(args.out, {"method": args.method, "seed": args.seed, "settings": settings, "recipe": recipe,
+                                       "inputs": input_fingerprint(args.metadata, args.scores, args.amplifier,
+                                                                   args.selection_scores)},
+                            settings["checkpoint_every"])
+    best, history = fit(model, objective, train, settings, settings["steps"], generator, device, validate, args.method,
+                        checkpoint)
     model.load_state_dict(best.state)
     log.info("selected step %d (%s validation score %.4f)", best.step, settings["selection"], best.score)
     uses_bias = METHODS[args.method]["uses_bias_labels"] or settings["selection"] == "oracle"
@@ -188,6 +213,7 @@ def main(argv=None) -> None:
             "selection": settings["selection"], "step": best.step, "val_score": best.score,
             "method_uses_bias_labels": METHODS[args.method]["uses_bias_labels"], "uses_bias_labels": uses_bias,
         }, indent=2))
+    checkpoint.remove()
 
 
 if __name__ == "__main__":

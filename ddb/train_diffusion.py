@@ -23,7 +23,8 @@ from ddb.config import stage_settings
 from ddb.data import load_split
 from ddb.logs import start_logging
 from ddb.tables import read_table
-from ddb.training import Progress, sample_batches, setup
+from ddb.training import (BatchSampler, Checkpoint, Progress, autocast, input_fingerprint, rng_state, set_rng_state,
+                          setup)
 
 log = logging.getLogger("ddb.train_diffusion")
 
@@ -60,15 +61,34 @@ def main(argv=None) -> None:
              settings["steps"], settings["batch_size"])
 
     generator = torch.Generator().manual_seed(settings["seed"])
-    batches = sample_batches(len(train), settings["batch_size"], generator)
+    batches = BatchSampler(len(train), settings["batch_size"], generator)
     progress = Progress(settings["steps"], settings["log_every"], "diffusion")
-    history, running = [], []
+    history, running, first_step = [], [], 1
+    checkpoint = Checkpoint(args.out, {"settings": settings, "inputs": input_fingerprint(args.metadata)},
+                            settings["checkpoint_every"])
+    state = checkpoint.load()
+    if state is not None:  # resume a killed or preempted run exactly where its last checkpoint left it
+        unet.load_state_dict(state["unet"])
+        optimizer.load_state_dict(state["optimizer"])
+        lr_schedule.load_state_dict(state["lr_schedule"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        batches.load_state_dict(state["batches"])
+        set_rng_state(generator, state["rng"])
+        history, running, first_step = state["history"], state["running"], state["step"] + 1
+
+    def training_state():
+        return {"unet": unet.state_dict(), "optimizer": optimizer.state_dict(), "lr_schedule": lr_schedule.state_dict(),
+                "ema": ema.state_dict() if ema is not None else {}, "batches": batches.state_dict(),
+                "rng": rng_state(generator), "history": history, "running": running}
+
     unet.train()
-    for step in range(1, settings["steps"] + 1):
+    for step in range(first_step, settings["steps"] + 1):
         idx = next(batches)
         clean_images = clean_all[idx].to(device)
         labels = diffusion.drop_labels(train.labels[idx], settings["p_uncond"], num_classes, generator).to(device)
-        loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, generator)
+        with autocast(device):
+            loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), settings["grad_clip"])
@@ -81,6 +101,7 @@ def main(argv=None) -> None:
             history.append({"step": step, "loss": sum(running) / len(running), "lr": lr_schedule.get_last_lr()[0]})
             running = []
         progress(step, loss=history[-1]["loss"] if history and history[-1]["step"] == step else loss.item())
+        checkpoint.maybe_save(step, training_state)
 
     if ema is not None:
         ema.copy_to(unet.parameters())  # the saved model is the EMA model
@@ -91,6 +112,7 @@ def main(argv=None) -> None:
                 "image_size": settings["image_size"], "settings": settings}
         (tmp / "model_info.json").write_text(json.dumps(info, indent=2))
         pd.DataFrame(history).to_csv(tmp / "training_log.csv", index=False)
+    checkpoint.remove()
     log.info("saved diffusion model to %s", args.out)
 
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import random
 import time
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
+
+from ddb.atomic import atomic_file
 
 log = logging.getLogger("ddb.training")
 
@@ -37,15 +42,94 @@ def build_optimizer(params, settings: dict) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=settings["lr"], weight_decay=settings["weight_decay"])
 
 
-def sample_batches(n: int, batch_size: int, generator: torch.Generator, weights: torch.Tensor | None = None):
-    """Endless index batches: shuffled epochs without replacement, or weighted draws with replacement."""
-    while True:
-        if weights is not None:
-            yield torch.multinomial(weights, batch_size, replacement=True, generator=generator)
-            continue
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
-            yield order[start : start + batch_size]
+class BatchSampler:
+    """Endless index batches: shuffled epochs without replacement, or weighted draws with replacement.
+
+    An iterator whose position is state (``state_dict``), so a resumed run draws exactly the batches an
+    uninterrupted one would."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, weights: torch.Tensor | None = None):
+        self.n, self.batch_size, self.generator, self.weights = n, batch_size, generator, weights
+        self.order, self.position = torch.empty(0, dtype=torch.long), 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        if self.weights is not None:
+            return torch.multinomial(self.weights, self.batch_size, replacement=True, generator=self.generator)
+        if self.position + min(self.batch_size, self.n) > len(self.order):  # a new epoch (the tail is dropped)
+            self.order, self.position = torch.randperm(self.n, generator=self.generator), 0
+        batch = self.order[self.position: self.position + self.batch_size]
+        self.position += self.batch_size
+        return batch
+
+    def state_dict(self) -> dict:
+        return {"order": self.order, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.order, self.position = state["order"], state["position"]
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on GPUs that support it; a no-op context elsewhere (CPU runs stay exact and deterministic)."""
+    enabled = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def rng_state(generator: torch.Generator) -> dict:
+    state = {"generator": generator.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(generator: torch.Generator, state: dict) -> None:
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Checkpoint:
+    """The full training state every ``every`` steps in ``<out>.checkpoint.pt`` (written temp-then-rename), so a
+    killed or preempted job resumes where it stopped. A checkpoint is resumed only when its ``fingerprint`` (settings,
+    seed, the inputs' sizes and modification times) equals this run's: a rerun for changed inputs starts afresh.
+    Loaded with ``weights_only=True``: tensors and plain containers only, never arbitrary pickles."""
+
+    def __init__(self, out: Path, fingerprint: dict, every: int):
+        out = Path(out)
+        self.path = out.with_name(out.name + ".checkpoint.pt")
+        self.fingerprint, self.every = json.dumps(fingerprint, sort_keys=True, default=str), every
+
+    def load(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        state = torch.load(self.path, weights_only=True)
+        if state.get("fingerprint") != self.fingerprint:
+            log.warning("ignoring %s: it was written for other settings or inputs", self.path)
+            return None
+        log.info("resuming from %s at step %d", self.path, state["step"])
+        return state
+
+    def maybe_save(self, step: int, state: Callable[[], dict]) -> None:
+        if self.every and step % self.every == 0:
+            with atomic_file(self.path) as tmp:
+                torch.save({**state(), "step": step, "fingerprint": self.fingerprint}, tmp)
+
+    def remove(self) -> None:
+        """Called once the stage's output is complete."""
+        self.path.unlink(missing_ok=True)
+
+
+def input_fingerprint(*paths) -> dict:
+    """Size and modification time of each input file or folder (its files), for :class:`Checkpoint`."""
+    out = {}
+    for path in filter(None, paths):
+        path = Path(path)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        out[str(path)] = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files[:1000]]
+    return out
 
 
 def augment(images: torch.Tensor, generator: torch.Generator, max_shift: int) -> torch.Tensor:

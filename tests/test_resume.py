@@ -1,0 +1,106 @@
+"""Killed training resumes from its checkpoint and ends with the same weights as an uninterrupted run (CPU, same
+seed); and the same seed twice gives identical amplifier scores."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ddb import prepare_data
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    prepare_data.main(["--source", "builtin_shapes", "--settings",
+                       json.dumps({"num_classes": 3, "image_size": 16, "n_train": 90, "n_val": 18, "n_test": 18,
+                                   "conflicting_ratio": 0.05}),
+                       "--images", str(root / "images"), "--metadata", str(root / "metadata.parquet")])
+    return root / "metadata.parquet"
+
+
+def run_stage(args, out: Path, kill_at_checkpoint: bool = False) -> str:
+    """Run ``python -m ddb.<stage> ...``; optionally SIGKILL it as soon as its first checkpoint exists."""
+    checkpoint = out.with_name(out.name + ".checkpoint.pt")
+    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    if kill_at_checkpoint:
+        deadline = time.monotonic() + 300
+        while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run finished before it could be killed; make it longer"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert not out.exists() and checkpoint.exists()  # nothing that looks complete, a state to resume from
+        return ""
+    output, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, output[-3000:]
+    assert not checkpoint.exists()  # removed once the output is complete
+    return output
+
+
+def tensors(path: Path) -> dict:
+    return load_file(path)
+
+
+@pytest.mark.parametrize("method", ["erm", "lff", "groupdro_oracle"])
+def test_killed_classifier_training_resumes_to_the_same_weights(tiny_data, tmp_path, method):
+    settings = json.dumps({"steps": 120, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20})
+    args = lambda out: ["ddb.train_debiased", "--method", method, "--metadata", str(tiny_data), "--seed", "3",
+                        "--out", str(out), "--settings", settings, "--threads", "1"]
+    run_stage(args(tmp_path / "straight"), tmp_path / "straight")
+    run_stage(args(tmp_path / "resumed"), tmp_path / "resumed", kill_at_checkpoint=True)
+    log = run_stage(args(tmp_path / "resumed"), tmp_path / "resumed")
+    assert "resuming from" in log
+    a, b = tensors(tmp_path / "straight/model.safetensors"), tensors(tmp_path / "resumed/model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "straight/training_log.csv").read_text() == (tmp_path / "resumed/training_log.csv").read_text()
+
+
+def test_killed_diffusion_training_resumes_to_the_same_weights(tiny_data, tmp_path):
+    settings = json.dumps({"image_size": 16, "block_out_channels": [8, 16], "norm_num_groups": 4,
+                           "num_train_timesteps": 50, "steps": 100, "batch_size": 8, "warmup_steps": 5,
+                           "log_every": 10, "checkpoint_every": 10, "dropout": 0.1})
+    args = lambda out: ["ddb.train_diffusion", "--metadata", str(tiny_data), "--out", str(out), "--settings", settings,
+                        "--threads", "1"]
+    run_stage(args(tmp_path / "straight"), tmp_path / "straight")
+    run_stage(args(tmp_path / "resumed"), tmp_path / "resumed", kill_at_checkpoint=True)
+    assert "resuming from" in run_stage(args(tmp_path / "resumed"), tmp_path / "resumed")
+    weights = "unet/diffusion_pytorch_model.safetensors"
+    a, b = tensors(tmp_path / "straight" / weights), tensors(tmp_path / "resumed" / weights)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tiny_data, tmp_path):
+    base = {"steps": 300, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20}
+    args = lambda s: ["ddb.train_debiased", "--method", "erm", "--metadata", str(tiny_data), "--out",
+                      str(tmp_path / "m"), "--settings", json.dumps(s), "--threads", "1"]
+    run_stage(args(base), tmp_path / "m", kill_at_checkpoint=True)
+    log = run_stage(args({**base, "lr": 0.002}), tmp_path / "m")
+    assert "resuming from" not in log and "written for other settings or inputs" in log
+
+
+def test_same_seed_gives_identical_scores(tiny_data, tmp_path):
+    from ddb.tables import read_table
+
+    scores = []
+    for run in ("a", "b"):
+        amp = tmp_path / run / "amplifier"
+        subprocess.run([sys.executable, "-m", "ddb.train_amplifier", "--real-metadata", str(tiny_data), "--out",
+                        str(amp), "--settings", '{"epochs": 2, "batch_size": 16}', "--threads", "1"],
+                       cwd=REPO, env=ENV, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "ddb.score_real", "--amplifier", str(amp), "--metadata", str(tiny_data),
+                        "--out", str(tmp_path / run / "scores.parquet"), "--threads", "1"],
+                       cwd=REPO, env=ENV, check=True, capture_output=True)
+        scores.append(read_table(tmp_path / run / "scores.parquet", "scores"))
+    assert scores[0].equals(scores[1])
