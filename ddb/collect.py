@@ -61,6 +61,7 @@ def markdown(table: pd.DataFrame, title: str) -> str:
 def percent(table: pd.DataFrame) -> pd.DataFrame:
     shown = table.copy()
     shown[METRICS] = (100 * shown[METRICS]).round(2)
+    shown["amp_auroc"] = (100 * table["amp_auroc"]).round(4)  # detectors near 100 % differ in the 3rd decimal
     return shown
 
 
@@ -69,7 +70,8 @@ def mean_std_strings(means: pd.DataFrame) -> pd.DataFrame:
     shown = means[["dataset", "source", "method", "uses_bias_labels", "selection", "amplifier", "n_seeds"]].copy()
     for metric in METRICS:
         m, s = 100 * means[f"{metric}_mean"], 100 * means[f"{metric}_std"]
-        shown[metric] = [f"{a:.2f} ± {b:.2f}" if pd.notna(a) else "" for a, b in zip(m, s)]
+        digits = 4 if metric == "amp_auroc" else 2
+        shown[metric] = [f"{a:.{digits}f} ± {b:.{digits}f}" if pd.notna(a) else "" for a, b in zip(m, s)]
     return shown
 
 

@@ -14,8 +14,8 @@ rule train_amplifier:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=sized("train_amplifier", "mem_mb", 8000),
+        runtime=sized("train_amplifier", "runtime", 240),
     conda:
         "../envs/ddb.yaml"
     message:
@@ -41,8 +41,8 @@ rule train_real_amplifier:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=sized("train_real_amplifier", "mem_mb", 8000),
+        runtime=sized("train_real_amplifier", "runtime", 240),
     conda:
         "../envs/ddb.yaml"
     message:
@@ -68,8 +68,8 @@ rule score_real:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=sized("score_real", "mem_mb", 8000),
+        runtime=sized("score_real", "runtime", 60),
     conda:
         "../envs/ddb.yaml"
     message:

@@ -109,6 +109,12 @@ wildcard_constraints:
     source="|".join(name for name, source in SOURCES.items() if source.files),
 
 
+def sized(rule, resource, default):
+    """Resource function: ``datasets.<name>.resources.<rule>.<resource>`` of the job's dataset (its preset), else the
+    rule's default. (Partitions, accounts and GPU types belong in the SLURM profile, not here.)"""
+    return lambda wildcards: config["datasets"][wildcards.dataset].get("resources", {}).get(rule, {}).get(resource, default)
+
+
 def settings_json(section):
     """A stage's config sub-tree as canonical JSON: the params value that reruns exactly the stages using it."""
     return json.dumps(section, sort_keys=True)

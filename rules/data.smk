@@ -43,8 +43,8 @@ rule prepare_data:
         code=code_version("prepare_data"),
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=sized("prepare_data", "mem_mb", 4000),
+        runtime=sized("prepare_data", "runtime", 60),
     conda:
         "../envs/ddb.yaml"
     message:

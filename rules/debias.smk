@@ -19,8 +19,8 @@ rule train_debiased:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=720,
+        mem_mb=sized("train_debiased", "mem_mb", 8000),
+        runtime=sized("train_debiased", "runtime", 720),
     conda:
         "../envs/ddb.yaml"
     message:

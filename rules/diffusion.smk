@@ -14,8 +14,8 @@ rule train_diffusion:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=16000,
-        runtime=1440,
+        mem_mb=sized("train_diffusion", "mem_mb", 16000),
+        runtime=sized("train_diffusion", "runtime", 1440),
     conda:
         "../envs/ddb.yaml"
     message:
@@ -42,8 +42,8 @@ rule sample_synthetic:
     threads: 4
     resources:
         gpu=1,
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=sized("sample_synthetic", "mem_mb", 8000),
+        runtime=sized("sample_synthetic", "runtime", 240),
     conda:
         "../envs/ddb.yaml"
     message:

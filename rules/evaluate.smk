@@ -14,8 +14,8 @@ rule evaluate:
         code=code_version("evaluate"),
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=sized("evaluate", "mem_mb", 4000),
+        runtime=sized("evaluate", "runtime", 30),
     conda:
         "../envs/ddb.yaml"
     message:
@@ -39,8 +39,8 @@ rule evaluate_amplifier:
         code=code_version("evaluate_amplifier"),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=sized("evaluate_amplifier", "mem_mb", 2000),
+        runtime=sized("evaluate_amplifier", "runtime", 10),
     conda:
         "../envs/ddb.yaml"
     message:

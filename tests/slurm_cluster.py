@@ -1,0 +1,95 @@
+"""A single-node SLURM cluster on localhost for tests: munged + slurmctld + slurmd from Debian's slurm-wlm, no
+accounting database, state under a temporary folder; started and stopped by the test session."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+CONF = """ClusterName=ddbtest
+SlurmctldHost=localhost
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SlurmdParameters=config_overrides
+ReturnToService=2
+MinJobAge=600
+StateSaveLocation={root}/state
+SlurmdSpoolDir={root}/spool
+SlurmctldPidFile={root}/slurmctld.pid
+SlurmdPidFile={root}/slurmd.pid
+SlurmctldLogFile={root}/slurmctld.log
+SlurmdLogFile={root}/slurmd.log
+SlurmctldPort={port}
+SlurmdPort={port_d}
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+MpiDefault=none
+NodeName=localhost CPUs=8 RealMemory=64000 State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+# The configuration must sit at the default path: the job-step plugin strips SLURM_CONF from the environment of the
+# srun it starts inside each job (snakemake-executor-plugin-slurm-jobstep 0.6.1), so a config elsewhere is not found.
+SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+
+
+def missing() -> str | None:
+    """Why a cluster cannot be started here, or None."""
+    for tool in ("munged", "slurmctld", "slurmd", "sbatch", "squeue"):
+        if shutil.which(tool) is None:
+            return f"{tool} not installed (apt-get install slurm-wlm munge; .ci/run does this)"
+    if os.geteuid() != 0:
+        return "starting slurmd needs root"
+    if SYSTEM_CONF.exists():
+        return f"{SYSTEM_CONF} exists; the test does not replace a real cluster's configuration"
+    return None
+
+
+def _stop_pidfile(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+        os.kill(int(path.read_text().strip()), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def single_node_cluster(root: Path, port: int = 16817):
+    """Yield the environment of a running localhost cluster; stop its daemons and remove its config afterwards."""
+    for sub in ("state", "spool"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    SYSTEM_CONF.parent.mkdir(parents=True, exist_ok=True)
+    SYSTEM_CONF.write_text(CONF.format(root=root, port=port, port_d=port + 1))
+    env = dict(os.environ)
+    munge_socket = Path("/run/munge/munge.socket.2")
+    started_munge = None
+    if not munge_socket.exists():
+        Path("/run/munge").mkdir(parents=True, exist_ok=True)
+        shutil.chown("/run/munge", "munge", "munge")
+        started_munge = subprocess.run(["munged", "--force"], capture_output=True, text=True)
+    try:
+        subprocess.run(["slurmctld"], env=env, check=True)
+        subprocess.run(["slurmd"], env=env, check=True)
+        for _ in range(100):  # bounded wait for the node to come up
+            state = subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True).stdout
+            if state.strip() in ("idle", "mixed", "allocated"):
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"slurm node did not come up: {state!r}; see {root}/slurmctld.log, {root}/slurmd.log")
+        yield env
+    finally:
+        _stop_pidfile(root / "slurmd.pid")
+        _stop_pidfile(root / "slurmctld.pid")
+        if started_munge is not None:
+            subprocess.run(["pkill", "-x", "munged"], check=False)
+        SYSTEM_CONF.unlink(missing_ok=True)
