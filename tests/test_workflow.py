@@ -254,3 +254,12 @@ def test_downloaded_and_own_datasets_plan_and_prepare_through_the_workflow(file_
     assert len(read_table(work / "results/wb/data/metadata.parquet", "metadata")) == 12
     assert (work / "results/downloads/waterbirds/waterbird_complete95_forest2water2.tar.gz").exists()
     assert read_table(work / "results/mine/data/metadata.parquet", "metadata")["split"].value_counts()["val"] == 2
+
+
+def test_readme_cluster_command_plans_the_dag(tmp_path):
+    line = next(l for l in (REPO / "README.md").read_text().splitlines()
+                if l.startswith(".venv/bin/snakemake --workflow-profile profiles/slurm"))
+    args = line.split("#")[0].split()[1:]
+    proc = subprocess.run([*SNAKEMAKE, "-n", *args], capture_output=True, text=True, env=ENV, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert re.search(r"^download\s+1", proc.stdout, re.M) and re.search(r"^train_diffusion\s+1", proc.stdout, re.M)
