@@ -23,7 +23,8 @@ from ddb.data import load_split, load_synthetic
 from ddb.logs import start_logging
 from ddb.models import build_classifier, save_classifier
 from ddb.tables import read_table
-from ddb.training import BatchSampler, BestKeeper, build_optimizer, predict_logits, setup
+from ddb.training import (BatchSampler, BestKeeper, Checkpoint, autocast, build_optimizer, input_fingerprint,
+                          predict_logits, rng_state, set_rng_state, setup)
 
 log = logging.getLogger("ddb.train_amplifier")
 
@@ -64,14 +65,26 @@ def main(argv=None) -> None:
     optimizer = build_optimizer(model.parameters(), settings)
     batches = BatchSampler(len(train), settings["batch_size"], generator)
     steps_per_epoch = max(1, len(train) // settings["batch_size"])
-    best, history = BestKeeper(), []
-    for epoch in range(1, settings["epochs"] + 1):
+    best, history, first_epoch = BestKeeper(), [], 1
+    # a checkpoint after every epoch: a killed job resumes at the next epoch
+    checkpoint = Checkpoint(args.out, {"settings": settings, "inputs": input_fingerprint(
+        *(args.synthetic or []), args.real_metadata)}, every=1)
+    state = checkpoint.load()
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        batches.load_state_dict(state["batches"])
+        set_rng_state(generator, state["rng"])
+        best.score, best.step, best.state = state["best"]["score"], state["best"]["step"], state["best"]["state"]
+        history, first_epoch = state["history"], state["step"] + 1
+    for epoch in range(first_epoch, settings["epochs"] + 1):
         model.train()
         losses = []
         for _ in range(steps_per_epoch):
             idx = train[next(batches)]
-            logits = model(data.images[idx].to(device).float().div_(255))
-            loss = F.cross_entropy(logits, data.labels[idx].to(device))
+            with autocast(device):
+                logits = model(data.images[idx].to(device).float().div_(255))
+                loss = F.cross_entropy(logits, data.labels[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -85,6 +98,10 @@ def main(argv=None) -> None:
         best.offer(model, -row["holdout_loss"] if n_holdout else float(epoch), epoch)
         history.append(row)
         log.info("epoch %d/%d %s", epoch, settings["epochs"], " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
+        checkpoint.maybe_save(epoch, lambda: {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "batches": batches.state_dict(),
+            "rng": rng_state(generator), "history": history,
+            "best": {"score": best.score, "step": best.step, "state": best.state}})
 
     model.load_state_dict(best.state)
     log.info("keeping epoch %d (selection score %.4f: minus held-out loss)", best.step, best.score)
@@ -92,6 +109,7 @@ def main(argv=None) -> None:
         save_classifier(model, tmp, {"arch": settings["arch"], "num_classes": num_classes, "image_size": image_size,
                                      "trained_on": trained_on, "best_epoch": best.step, "settings": settings})
         pd.DataFrame(history).to_csv(tmp / "training_log.csv", index=False)
+    checkpoint.remove()
 
 
 if __name__ == "__main__":

@@ -104,3 +104,13 @@ def test_same_seed_gives_identical_scores(tiny_data, tmp_path):
                        cwd=REPO, env=ENV, check=True, capture_output=True)
         scores.append(read_table(tmp_path / run / "scores.parquet", "scores"))
     assert scores[0].equals(scores[1])
+
+
+def test_killed_amplifier_training_resumes_to_the_same_weights(tiny_data, tmp_path):
+    args = lambda out: ["ddb.train_amplifier", "--real-metadata", str(tiny_data), "--out", str(out), "--settings",
+                        '{"epochs": 60, "batch_size": 16}', "--threads", "1"]
+    run_stage(args(tmp_path / "straight"), tmp_path / "straight")
+    run_stage(args(tmp_path / "resumed"), tmp_path / "resumed", kill_at_checkpoint=True)
+    assert "resuming from" in run_stage(args(tmp_path / "resumed"), tmp_path / "resumed")
+    a, b = tensors(tmp_path / "straight/model.safetensors"), tensors(tmp_path / "resumed/model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
