@@ -16,9 +16,10 @@ def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def tar_bytes(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+def tar_bytes(members: dict[str, bytes], links: dict[str, str] | None = None, mode: str = "w:gz") -> bytes:
+    """A tar archive (gzip-compressed by default) of ``members``, plus symbolic ``links`` name -> target."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tf:
+    with tarfile.open(fileobj=buffer, mode=mode) as tf:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)

@@ -3,7 +3,6 @@ prepare -> normalised metadata; and bring-your-own folders with every validation
 
 import io
 import os
-import tarfile
 import zipfile
 
 import numpy as np
@@ -14,6 +13,7 @@ from PIL import Image
 from ddb import download, prepare_data
 from ddb.sources import DatasetError, bar_label, build_folder
 from ddb.tables import read_table
+from test_download import tar_bytes, zip_bytes
 
 
 def jpeg(colour, size=(40, 30)) -> bytes:
@@ -33,13 +33,7 @@ def waterbirds_archive() -> bytes:
         rows.append(f"{i},{name},{y},{split},{place},places/x.jpg")
     members["waterbird_complete95_forest2water2/metadata.csv"] = (
         "img_id,img_filename,y,split,place,place_filename\n" + "\n".join(rows) + "\n").encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tar_bytes(members)
 
 
 def bar_archive() -> bytes:
@@ -183,14 +177,6 @@ def test_byo_through_prepare_data_leaves_nothing_on_error(tmp_path):
     assert not (tmp_path / "data").exists() or not os.listdir(tmp_path / "data")
 
 
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
 def png(colour) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (12, 12), colour).save(buffer, format="PNG")
@@ -216,7 +202,7 @@ def test_bffhq_drop_in_with_labels_from_file_names(tmp_path):
         for target in (0, 1):
             for bias in (0, 1):
                 members[f"bffhq/{split}/{target}{bias}_{target}_{bias}.png"] = png((9, 9, 9))
-    table = drop_in_and_prepare(tmp_path, "bffhq", "bffhq.zip", zip_of(members), '{"image_size": 8}')
+    table = drop_in_and_prepare(tmp_path, "bffhq", "bffhq.zip", zip_bytes(members), '{"image_size": 8}')
     assert table.groupby("split").size().to_dict() == {"test": 4, "train": 8, "val": 4}
     train = table[table["split"] == "train"]
     assert (~train["bias_aligned"]).sum() == 2 and (table["bias_aligned"] == (table["label"] == table["bias"])).all()
@@ -232,7 +218,7 @@ def test_celeba_kaggle_edition_drop_in(tmp_path):
     partition = "image_id,partition\n" + "".join(f"{n},{0 if i < 8 else 1 if i < 10 else 2}\n" for i, n in enumerate(names))
     members = {"list_attr_celeba.csv": attrs.encode(), "list_eval_partition.csv": partition.encode(),
                **{f"img_align_celeba/img_align_celeba/{n}": jpeg((i * 20, 0, 0), (17, 21)) for i, n in enumerate(names)}}
-    table = drop_in_and_prepare(tmp_path, "celeba", "celeba-dataset.zip", zip_of(members), '{"image_size": 8}')
+    table = drop_in_and_prepare(tmp_path, "celeba", "celeba-dataset.zip", zip_bytes(members), '{"image_size": 8}')
     assert table.groupby("split").size().to_dict() == {"test": 2, "train": 8, "val": 2}
     assert table["label"].tolist() == [int(b == 1) for b in blond]
     assert table["bias"].tolist() == [int(m == 1) for m in male]
@@ -282,22 +268,14 @@ def test_imagenet9_reads_class_tars_in_place_and_tests_on_matching_imagenet_a(tm
     with pytest.raises(SystemExit, match="place ILSVRC2012_img_train.tar \\(md5:1d675b47d978889d74fa0da5fadfb00e\\) at"):
         download.main(["--source", "imagenet9", "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "x")])
 
-    def tar_of(members: dict[str, bytes]) -> bytes:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tf:
-            for name, data in members.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tf.addfile(info, io.BytesIO(data))
-        return buffer.getvalue()
-
     wnid = [f"n{i:08d}" for i in range(1000)]  # sorted order = ImageNet class index
     with_images = {151: 3, 254: 2, 30: 2, 500: 2}  # dog (both ends of its range), frog, and a class outside IN-9
     raw = tmp_path / "raw"
     (raw / "imagenet-a.tar/imagenet-a").mkdir(parents=True)
-    (raw / "ILSVRC2012_img_train.tar").write_bytes(tar_of({
-        f"{wnid[i]}.tar": tar_of({f"{wnid[i]}_{j}.JPEG": jpeg((i % 255, j * 50, 0)) for j in range(with_images.get(i, 0))})
-        for i in range(1000)}))
+    (raw / "ILSVRC2012_img_train.tar").write_bytes(tar_bytes({
+        f"{wnid[i]}.tar": tar_bytes({f"{wnid[i]}_{j}.JPEG": jpeg((i % 255, j * 50, 0))
+                                     for j in range(with_images.get(i, 0))}, mode="w")
+        for i in range(1000)}, mode="w"))
     for i in (151, 30, 500):
         (raw / f"imagenet-a.tar/imagenet-a/{wnid[i]}").mkdir()
         (raw / f"imagenet-a.tar/imagenet-a/{wnid[i]}/a_{i}.jpg").write_bytes(jpeg((0, 0, 0)))
@@ -322,7 +300,7 @@ def test_urbancars_drop_in_of_the_generated_layout(tmp_path):
                     group = f"urbancars/{root}/{split}/obj-{obj}_bg-{bg}_co_occur_obj-{co}"
                     members[f"{group}/000.jpg"] = jpeg((9, 9, 9))
                     members[f"{group}/000_mask.png"] = png((0, 0, 0))
-    table = drop_in_and_prepare(tmp_path, "urbancars", "urbancars.zip", zip_of(members), '{"image_size": 8}')
+    table = drop_in_and_prepare(tmp_path, "urbancars", "urbancars.zip", zip_bytes(members), '{"image_size": 8}')
     assert table.groupby("split").size().to_dict() == {"test": 8, "train": 8, "val": 8}  # masks are not images
     row = table[table["sample_id"].str.contains("train_obj-urban_bg-country_co_occur_obj-urban")].iloc[0]
     assert (row["label"], row["bias"], row["bias_aligned"]) == (1, 1, False)  # bias = 2 * bg(0) + co(1)
