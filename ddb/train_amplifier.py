@@ -75,7 +75,7 @@ def main(argv=None) -> None:
         optimizer.load_state_dict(state["optimizer"])
         batches.load_state_dict(state["batches"])
         set_rng_state(generator, state["rng"])
-        best.score, best.step, best.state = state["best"]["score"], state["best"]["step"], state["best"]["state"]
+        best.load_state_dict(state["best"])
         history, first_epoch = state["history"], state["step"] + 1
     for epoch in range(first_epoch, settings["epochs"] + 1):
         model.train()
@@ -101,7 +101,7 @@ def main(argv=None) -> None:
         checkpoint.maybe_save(epoch, lambda: {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "batches": batches.state_dict(),
             "rng": rng_state(generator), "history": history,
-            "best": {"score": best.score, "step": best.step, "state": best.state}})
+            "best": best.state_dict()})
 
     model.load_state_dict(best.state)
     log.info("keeping epoch %d (selection score %.4f: minus held-out loss)", best.step, best.score)

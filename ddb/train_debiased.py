@@ -58,13 +58,13 @@ def fit(model, objective: objectives.Objective, train: ImageSet, settings: dict,
         objective.load_state_dict(state["objective"])
         batches.load_state_dict(state["batches"])
         set_rng_state(generator, state["rng"])
-        best.score, best.step, best.state = state["best"]["score"], state["best"]["step"], state["best"]["state"]
+        best.load_state_dict(state["best"])
         history, running, first_step = state["history"], state["running"], state["step"] + 1
 
     def training_state():
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "objective": objective.state_dict(),
                 "batches": batches.state_dict(), "rng": rng_state(generator), "history": history, "running": running,
-                "best": {"score": best.score, "step": best.step, "state": best.state}}
+                "best": best.state_dict()}
 
     for module in (model, *objective.extra_modules):
         module.train()

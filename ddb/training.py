@@ -163,6 +163,12 @@ class BestKeeper:
     def __init__(self):
         self.score, self.step, self.state = -float("inf"), None, None
 
+    def state_dict(self) -> dict:
+        return {"score": self.score, "step": self.step, "state": self.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.score, self.step, self.state = state["score"], state["step"], state["state"]
+
     def offer(self, model: nn.Module, score: float, step: int) -> bool:
         if score > self.score:
             self.score, self.step = score, step
