@@ -187,16 +187,23 @@ def run_method(wildcards):
     return wildcards.run.split("/")[0]
 
 
-def run_amplifier(wildcards):
+def amplifier_of(run):
     """The amplifier a run uses (``real``, ``synthetic/<variant>``), or None."""
-    source = METHOD_INFO[run_method(wildcards)]["amplifier"]
-    return f"synthetic/{wildcards.run.split('/')[1]}" if source == "synthetic" else source
+    method, _, variant = run.partition("/")
+    source = METHOD_INFO[method]["amplifier"]
+    return f"synthetic/{variant}" if source == "synthetic" else source
+
+
+def run_amplifier(wildcards):
+    return amplifier_of(wildcards.run)
 
 
 def all_runs():
     """Every configured run name: one per method, and one per sampling variant for synthetic-amplifier methods."""
-    return [f"{m}/{v}" if m in SYNTHETIC_METHODS else m for m in METHODS
-            for v in (SAMPLING_VARIANTS if m in SYNTHETIC_METHODS else ["base"])]
+    runs = []
+    for method in METHODS:
+        runs += [f"{method}/{v}" for v in SAMPLING_VARIANTS] if method in SYNTHETIC_METHODS else [method]
+    return runs
 
 
 # ---- input functions over the results layout: results/<dataset>/<stage>/... ----
@@ -242,16 +249,9 @@ def all_metrics():
 
 
 def all_detections():
-    """Detection quality of every amplifier some configured method uses."""
-    amplifiers = set()
-    for method in METHODS:
-        source = METHOD_INFO[method]["amplifier"]
-        if source == "synthetic":
-            amplifiers |= {f"synthetic/{v}" for v in SAMPLING_VARIANTS}
-        elif source:
-            amplifiers.add(source)
+    """Detection quality of every amplifier some configured run uses."""
     return expand(
         "results/{dataset}/amplifier/{amplifier}/detection.json",
         dataset=DATASETS,
-        amplifier=sorted(amplifiers),
+        amplifier=sorted({amplifier_of(run) for run in all_runs()} - {None}),
     )
