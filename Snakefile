@@ -9,6 +9,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 # ---- helpers: config validation, paths, code hashes, input functions ----
 include: "rules/common.smk"
 # ---- stages, in pipeline order ----
@@ -18,9 +21,11 @@ include: "rules/amplifier.smk"
 include: "rules/debias.smk"
 include: "rules/evaluate.smk"
 include: "rules/collect.smk"
+include: "rules/report.smk"
 
 
 rule all:
     input:
         rules.collect.output,
+        all_figures(),
     default_target: True

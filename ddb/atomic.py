@@ -14,10 +14,11 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike):
-    """Yield a temporary path in the target's folder; on success rename it onto ``path``."""
+    """Yield a temporary path in the target's folder; on success rename it onto ``path``. The temporary name keeps
+    the target's suffix, for tools that pick a format by it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

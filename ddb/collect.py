@@ -4,12 +4,14 @@
   amplifier carry that amplifier's detection quality on the training set; ``amplifier`` says what it was trained on:
   ``real`` or ``synthetic/<sampling variant>`` (``base`` = the ``sampling`` section, others from ``sweeps.sampling``).
 - ``summary_mean.csv`` / ``summary_mean.md``: per (dataset, method, amplifier), mean and std over seeds.
+- ``summary.html``: both tables on one page for the Snakemake report, without the columns no row fills.
 ``uses_bias_labels`` says whether the method or its model selection read any bias label.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import logging
 from pathlib import Path
@@ -17,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ddb.atomic import atomic_file, write_text
-from ddb.logs import start_logging
+from ddb.logs import start_stage
 
 log = logging.getLogger("ddb.collect")
 METRICS = ["avg_acc", "train_weighted_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc",
@@ -75,17 +77,31 @@ def mean_std_strings(means: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def html_page(means: pd.DataFrame, table: pd.DataFrame) -> str:
+    """One self-contained page: the mean ± std table, then every run; columns empty in every row are left out."""
+    def html_table(frame: pd.DataFrame) -> str:
+        frame = frame.replace("", pd.NA).dropna(axis=1, how="all")
+        return frame.to_html(index=False, na_rep="", border=0, classes="results")
+
+    style = ("body{font-family:sans-serif;margin:1em}table.results{border-collapse:collapse;font-size:13px}"
+             "table.results th,table.results td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}"
+             "table.results th{background:#f3f3f3}p{max-width:70em;font-size:13px}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>DDB results</title><style>{style}</style>"
+            f"</head><body><h2>Results, mean ± std over seeds</h2><p>{html.escape(NOTE.strip())}</p>"
+            f"{html_table(mean_std_strings(means))}<h2>Results per run</h2>{html_table(percent(table))}</body></html>\n")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metrics", required=True, nargs="+", type=Path, help="metrics.json files from evaluate")
     p.add_argument("--detection", nargs="*", default=[], type=Path, help="detection.json files from evaluate_amplifier")
-    p.add_argument("--out-dir", required=True, type=Path, help="folder for summary{,_mean}.{csv,md}")
+    p.add_argument("--out-dir", required=True, type=Path, help="folder for summary{,_mean}.{csv,md} and summary.html")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> None:
-    start_logging()
     args = parse_args(argv)
+    start_stage(log, args)
     table = summary_table([json.loads(p.read_text()) for p in args.metrics],
                           [json.loads(p.read_text()) for p in args.detection])
     means = mean_table(table)
@@ -94,6 +110,7 @@ def main(argv=None) -> None:
             frame.to_csv(tmp, index=False)
     write_text(args.out_dir / "summary.md", markdown(percent(table), "Results per run"))
     write_text(args.out_dir / "summary_mean.md", markdown(mean_std_strings(means), "Results, mean ± std over seeds"))
+    write_text(args.out_dir / "summary.html", html_page(means, table))
     log.info("collected %d runs:\n%s", len(table), mean_std_strings(means).to_string(index=False))
 
 

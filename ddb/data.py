@@ -6,6 +6,7 @@ epoch is what keeps the CPU stages fast.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,3 +62,20 @@ def load_synthetic(class_dirs: list[Path], size: int | None = None) -> ImageSet:
         ids += [f"class_{k}/{f.name}" for f in files]
     return ImageSet(stack(arrays), torch.as_tensor(labels, dtype=torch.int64), ids)
 
+
+def image_grid(images: np.ndarray, columns: int = 10, scale: int | None = None,
+               outline: np.ndarray | None = None) -> Image.Image:
+    """Tile uint8 images (N, H, W, 3) into one picture, upscaled ``scale`` x without smoothing
+    (default: so that each image is at least 64 px wide). Images where ``outline`` is true get a red frame."""
+    n, h, w, _ = images.shape
+    scale = scale or max(1, -(-64 // w))
+    rows = math.ceil(n / columns)
+    canvas = np.zeros((rows * (h + 2), columns * (w + 2), 3), dtype=np.uint8)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        top, left = r * (h + 2), c * (w + 2)
+        if outline is not None and outline[i]:
+            canvas[top : top + h + 2, left : left + w + 2] = (255, 0, 0)
+        canvas[top + 1 : top + 1 + h, left + 1 : left + 1 + w] = img
+    grid = Image.fromarray(canvas)
+    return grid.resize((grid.width * scale, grid.height * scale), Image.Resampling.NEAREST)

@@ -10,6 +10,8 @@ The null condition is class index K (the DiT convention): the UNet has K + 1 cla
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DModel
 
@@ -94,10 +96,11 @@ def cfg_combine(noise_pred_cond: torch.Tensor, noise_pred_uncond: torch.Tensor, 
 
 @torch.no_grad()
 def sample(unet, scheduler, labels: torch.Tensor, w: float, num_inference_steps: int,
-           generator: torch.Generator, null_label: int) -> torch.Tensor:
+           generator: torch.Generator, null_label: int, on_step: Callable[[], None] | None = None) -> torch.Tensor:
     """Generate one image per entry of ``labels`` with CFG; returns images in [-1, 1], shape (N, 3, H, W).
 
-    Conditional and null predictions come from one batched UNet call (batched CFG)."""
+    Conditional and null predictions come from one batched UNet call (batched CFG). ``on_step`` is called after
+    every denoising step (progress reporting)."""
     size = unet.config.sample_size
     device = labels.device
     images = torch.randn((len(labels), 3, size, size), generator=generator, device=device)
@@ -109,6 +112,8 @@ def sample(unet, scheduler, labels: torch.Tensor, w: float, num_inference_steps:
         noise_pred_cond, noise_pred_uncond = unet(model_input, t, class_labels=both_labels).sample.chunk(2)
         noise_pred = cfg_combine(noise_pred_cond, noise_pred_uncond, w)
         images = scheduler.step(noise_pred, t, images, generator=generator).prev_sample
+        if on_step is not None:
+            on_step()
     return images.clamp(-1, 1)
 
 

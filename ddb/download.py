@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ddb.atomic import atomic_dir
-from ddb.logs import start_logging
+from ddb.logs import start_stage
 
 log = logging.getLogger("ddb.download")
 CHUNK = 1 << 20
@@ -276,8 +276,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     from ddb.sources import SOURCES
 
-    start_logging()
     args = parse_args(argv)
+    start_stage(log, args)
     files = [RemoteFile(**{**f.__dict__, "urls": tuple(f"{m.rstrip('/')}/{f.name}" for m in args.mirror) + f.urls})
              for f in SOURCES[args.source].files]
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ddb.atomic import write_text
 from ddb.data import load_split
-from ddb.logs import start_logging
+from ddb.logs import start_stage
 from ddb.metrics import classification_metrics, group_accuracies, train_weighted_accuracy, urbancars_gaps
 from ddb.models import load_classifier
 from ddb.tables import read_table, table_provenance
@@ -36,8 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    start_logging()
     args = parse_args(argv)
+    start_stage(log, args)
     device = setup(0, args.threads)
     model, info = load_classifier(args.model, device)
     selection = json.loads((args.model / "selection.json").read_text())

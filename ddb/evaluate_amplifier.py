@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from ddb.atomic import write_text
-from ddb.logs import start_logging
+from ddb.logs import start_stage
 from ddb.metrics import binary_auroc, precision_recall
 from ddb.tables import read_table
 
@@ -43,8 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    start_logging()
     args = parse_args(argv)
+    start_stage(log, args)
     scores = read_table(args.scores, "scores")
     train = scores[scores["split"] == "train"]
     result = {"dataset": args.dataset, "amplifier": args.amplifier, "split": "train"}

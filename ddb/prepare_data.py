@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
-from ddb.logs import start_logging
+from ddb.logs import start_stage
 from ddb.sources import SOURCES, DatasetError
 from ddb.tables import write_table
 
@@ -38,10 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    start_logging()
     args = parse_args(argv)
     settings = stage_settings(args.source, args.settings)
-    log.info("settings: %s", settings)
+    start_stage(log, args, settings)
     try:
         with atomic_dir(args.images) as tmp_images:
             metadata = SOURCES[args.source].build(args.raw, tmp_images, args.images.name, settings)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -20,24 +19,11 @@ from PIL import Image
 from ddb import diffusion
 from ddb.atomic import atomic_dir, atomic_file
 from ddb.config import stage_settings
-from ddb.logs import start_logging
-from ddb.training import Progress, setup
+from ddb.data import image_grid
+from ddb.logs import start_stage
+from ddb.training import Progress, autocast, place, setup
 
 log = logging.getLogger("ddb.sample_synthetic")
-
-
-def image_grid(images: np.ndarray, columns: int = 10, scale: int | None = None) -> Image.Image:
-    """Tile uint8 images (N, H, W, 3) into one picture, upscaled ``scale`` x without smoothing
-    (default: so that each image is at least 64 px wide)."""
-    n, h, w, _ = images.shape
-    scale = scale or max(1, -(-64 // w))
-    rows = math.ceil(n / columns)
-    canvas = np.zeros((rows * (h + 2), columns * (w + 2), 3), dtype=np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, columns)
-        canvas[r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = img
-    grid = Image.fromarray(canvas)
-    return grid.resize((grid.width * scale, grid.height * scale), Image.Resampling.NEAREST)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -52,16 +38,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    start_logging()
     args = parse_args(argv)
     settings = stage_settings("sampling", args.settings)
-    log.info("settings: %s", json.dumps(settings, sort_keys=True))
+    start_stage(log, args, settings)
     info = json.loads((args.model / "model_info.json").read_text())
     if not 0 <= args.class_index < info["num_classes"]:
         raise SystemExit(f"--class-index {args.class_index} out of range: the model knows {info['num_classes']} classes")
     # One seed per (sampling seed, class): classes are independent jobs yet the whole set is reproducible.
     device = setup(settings["seed"] * 1000 + args.class_index, args.threads)
-    unet = UNet2DModel.from_pretrained(args.model / "unet").to(device).eval()
+    unet = place(UNet2DModel.from_pretrained(args.model / "unet"), device, settings).eval()
     train_config = DDPMScheduler.from_pretrained(args.model / "scheduler").config
     scheduler = diffusion.sampling_scheduler(settings["scheduler"], train_config, settings["clip_denoised"])
     generator = torch.Generator(device).manual_seed(settings["seed"] * 1000 + args.class_index)
@@ -70,18 +55,26 @@ def main(argv=None) -> None:
     log.info("class %d (%s): %d images, %s %d steps, w = %g", args.class_index, name, total,
              settings["scheduler"], settings["num_inference_steps"], settings["guidance_w"])
 
-    progress = Progress(total, 1, f"class {args.class_index} images")
-    chunks = []
+    # progress in denoising steps: with 1,000-step ancestral sampling one batch alone takes long
+    total_steps = -(-total // settings["batch_size"]) * settings["num_inference_steps"]
+    progress = Progress(total_steps, max(1, total_steps // 20), f"class {args.class_index} denoising")
+    steps_done, chunks = [0], []
+
+    def step_done() -> None:
+        steps_done[0] += 1
+        progress(min(steps_done[0], total_steps), images_done=sum(len(c) for c in chunks))
+
     with atomic_dir(args.out) as tmp:
         for start in range(0, total, settings["batch_size"]):
             n = min(settings["batch_size"], total - start)
             labels = torch.full((n,), args.class_index, dtype=torch.long, device=device)
-            images = diffusion.to_uint8(diffusion.sample(unet, scheduler, labels, settings["guidance_w"],
-                                                         settings["num_inference_steps"], generator, info["null_label"]))
+            with autocast(device, settings["precision"]):
+                images = diffusion.to_uint8(diffusion.sample(unet, scheduler, labels, settings["guidance_w"],
+                                                             settings["num_inference_steps"], generator,
+                                                             info["null_label"], on_step=step_done))
             for i, img in enumerate(images.numpy()):
                 Image.fromarray(img).save(tmp / f"sample_{start + i:05d}.png")
             chunks.append(images.numpy())
-            progress(start + n, generated=start + n)
     with atomic_file(args.grid) as tmp_grid:
         image_grid(np.concatenate(chunks)[:100]).save(tmp_grid, format="PNG")
     log.info("wrote %d images to %s and a grid to %s", total, args.out, args.grid)

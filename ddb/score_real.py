@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ddb.data import load_split
 from ddb.groupdro import pseudo_groups
-from ddb.logs import start_logging
+from ddb.logs import start_stage
 from ddb.models import load_classifier
 from ddb.tables import SPLITS, read_table, write_table
 from ddb.training import predict_logits, setup
@@ -48,8 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    start_logging()
     args = parse_args(argv)
+    start_stage(log, args)
     device = setup(0, args.threads)
     amplifier, info = load_classifier(args.amplifier, device)
     metadata = read_table(args.metadata, "metadata")

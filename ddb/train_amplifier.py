@@ -9,7 +9,6 @@ Writes ``model.safetensors``, ``model.json`` and ``training_log.csv`` into the o
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -20,11 +19,11 @@ import torch.nn.functional as F
 from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
 from ddb.data import load_split, load_synthetic
-from ddb.logs import start_logging
+from ddb.logs import start_stage
 from ddb.models import build_classifier, save_classifier
 from ddb.tables import read_table
 from ddb.training import (BatchSampler, BestKeeper, Checkpoint, autocast, build_optimizer, input_fingerprint,
-                          predict_logits, rng_state, set_rng_state, setup)
+                          place, predict_logits, rng_state, set_rng_state, setup)
 
 log = logging.getLogger("ddb.train_amplifier")
 
@@ -41,10 +40,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    start_logging()
     args = parse_args(argv)
     settings = stage_settings("amplifier", args.settings)
-    log.info("settings: %s", json.dumps(settings, sort_keys=True))
+    start_stage(log, args, settings)
     device = setup(settings["seed"], args.threads)
     if args.synthetic:
         data, num_classes, trained_on = load_synthetic(args.synthetic), len(args.synthetic), "synthetic"
@@ -61,7 +59,7 @@ def main(argv=None) -> None:
     log.info("%d %s images (%d classes, %d px): %d train, %d held out", len(data), trained_on, num_classes,
              image_size, len(train), len(holdout))
 
-    model = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
+    model = place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
     optimizer = build_optimizer(model.parameters(), settings)
     batches = BatchSampler(len(train), settings["batch_size"], generator)
     steps_per_epoch = max(1, len(train) // settings["batch_size"])
@@ -82,7 +80,7 @@ def main(argv=None) -> None:
         losses = []
         for _ in range(steps_per_epoch):
             idx = train[next(batches)]
-            with autocast(device):
+            with autocast(device, settings["precision"]):
                 logits = model(data.images[idx].to(device).float().div_(255))
                 loss = F.cross_entropy(logits, data.labels[idx].to(device))
             optimizer.zero_grad(set_to_none=True)

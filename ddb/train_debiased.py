@@ -30,13 +30,13 @@ from ddb.config import stage_settings
 from ddb.data import ImageSet, load_split
 from ddb.groupdro import error_set_groups
 from ddb.jtt import automatic_upweight, upsampling_weights
-from ddb.logs import start_logging
+from ddb.logs import start_stage
 from ddb.methods import METHODS
 from ddb.metrics import classification_metrics, selection_score
 from ddb.models import build_classifier, load_classifier, save_classifier
 from ddb.tables import read_table
 from ddb.training import (BatchSampler, BestKeeper, Checkpoint, Progress, augment, autocast, build_optimizer,
-                          input_fingerprint, predict_logits, rng_state, set_rng_state, setup)
+                          input_fingerprint, place, predict_logits, rng_state, set_rng_state, setup)
 
 log = logging.getLogger("ddb.train_debiased")
 
@@ -75,7 +75,7 @@ def fit(model, objective: objectives.Objective, train: ImageSet, settings: dict,
             images = augment(images, generator, settings["augment_shift"])
         images = images.to(device).float().div_(255)
         labels = train.labels[idx].to(device)
-        with autocast(device):
+        with autocast(device, settings["precision"]):
             per_sample_ce = F.cross_entropy(model(images), labels, reduction="none")
             loss = objective.loss(idx, images, labels, per_sample_ce)
         optimizer.zero_grad(set_to_none=True)
@@ -120,11 +120,11 @@ def build_objective(method: str, recipe: dict, args, metadata: pd.DataFrame, tra
         amplifier.requires_grad_(False)
         return objectives.FrozenAmplifierReweighting(amplifier, train.labels, recipe)
     if method == "lff":
-        biased = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
+        biased = place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
         return objectives.LearningFromFailure(biased, train.labels, recipe)
     if method == "jtt":
         steps_per_epoch = max(1, len(train) // settings["batch_size"])
-        identifier = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
+        identifier = place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
         fit(identifier, objectives.Objective(), train, settings, recipe["identification_epochs"] * steps_per_epoch,
             generator, device, what="jtt identification")
         wrong = predict_logits(identifier, train.images, device).argmax(1) != train.labels
@@ -162,14 +162,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    start_logging()
     args = parse_args(argv)
     settings = stage_settings("classifier", args.settings)
     recipe_name = METHODS[args.method]["recipe"]
     recipe = stage_settings("recipes", {recipe_name: json.loads(args.recipe_settings or "{}")})[recipe_name] \
         if recipe_name else {}
-    log.info("method %s, seed %d, settings: %s, recipe: %s", args.method, args.seed,
-             json.dumps(settings, sort_keys=True), json.dumps(recipe, sort_keys=True))
+    start_stage(log, args, {"classifier": settings, "recipe": recipe})
     device = setup(args.seed, args.threads)
 
     metadata = read_table(args.metadata, "metadata")
@@ -187,7 +185,7 @@ def main(argv=None) -> None:
     num_classes = int(metadata["label"].max()) + 1
     generator = torch.Generator().manual_seed(args.seed)
     # The target model is built first, so its initial weights depend on the seed alone, not on the method.
-    model = build_classifier(settings["arch"], num_classes, settings["pretrained"]).to(device)
+    model = place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
     objective = build_objective(args.method, recipe, args, metadata, train, settings, num_classes, generator, device)
 
     def validate(model):

@@ -21,10 +21,10 @@ from ddb import diffusion
 from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
 from ddb.data import load_split
-from ddb.logs import start_logging
+from ddb.logs import start_stage
 from ddb.tables import read_table
-from ddb.training import (BatchSampler, Checkpoint, Progress, autocast, input_fingerprint, rng_state, set_rng_state,
-                          setup)
+from ddb.training import (BatchSampler, Checkpoint, Progress, autocast, input_fingerprint, place, rng_state,
+                          set_rng_state, setup)
 
 log = logging.getLogger("ddb.train_diffusion")
 
@@ -39,10 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    start_logging()
     args = parse_args(argv)
     settings = stage_settings("diffusion", args.settings)
-    log.info("settings: %s", json.dumps(settings, sort_keys=True))
+    start_stage(log, args, settings)
     device = setup(settings["seed"], args.threads)
 
     metadata = read_table(args.metadata, "metadata")
@@ -52,7 +51,7 @@ def main(argv=None) -> None:
     clean_all = train.images.float().div(127.5).sub(1)  # uint8 -> [-1, 1]
     log.info("%d training images, %d classes, image size %d", len(train), num_classes, settings["image_size"])
 
-    unet = diffusion.build_unet(settings, num_classes).to(device)
+    unet = place(diffusion.build_unet(settings, num_classes), device, settings)
     noise_scheduler = diffusion.build_noise_scheduler(settings)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     lr_schedule = get_cosine_schedule_with_warmup(optimizer, settings["warmup_steps"], settings["steps"])
@@ -87,7 +86,7 @@ def main(argv=None) -> None:
         idx = next(batches)
         clean_images = clean_all[idx].to(device)
         labels = diffusion.drop_labels(train.labels[idx], settings["p_uncond"], num_classes, generator).to(device)
-        with autocast(device):
+        with autocast(device, settings["precision"]):
             loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -14,6 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ddb.atomic import atomic_file
 
@@ -71,10 +73,18 @@ class BatchSampler:
         self.order, self.position = state["order"], state["position"]
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on GPUs that support it; a no-op context elsewhere (CPU runs stay exact and deterministic)."""
-    enabled = device.type == "cuda" and torch.cuda.is_bf16_supported()
+def autocast(device: torch.device, precision: str = "auto"):
+    """bf16 autocast for ``precision`` bf16, or auto on GPUs that support it; fp32 otherwise (CPU runs stay exact
+    and deterministic)."""
+    enabled = precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def place(model: nn.Module, device: torch.device, settings: dict) -> nn.Module:
+    """The model on ``device``, in channels-last memory format when ``settings["channels_last"]`` (inputs follow
+    the weights' format from the first convolution on)."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if settings.get("channels_last") else model
 
 
 def rng_state(generator: torch.Generator) -> dict:
@@ -178,14 +188,24 @@ class BestKeeper:
 
 
 class Progress:
-    """A log line every ``every`` steps with throughput; tqdm-free so SLURM logs stay readable."""
+    """Progress of a long loop: a tqdm bar when stderr is a terminal; otherwise (a rule's log file, a SLURM log) one
+    line every ``every`` steps with the values and the elapsed time, so the log stays readable."""
 
-    def __init__(self, total: int, every: int, what: str):
+    def __init__(self, total: int, every: int, what: str, bar: bool | None = None):
         self.total, self.every, self.what = total, every, what
         self.start = time.perf_counter()
+        self.bar = tqdm(total=total, desc=what, dynamic_ncols=True) if (
+            sys.stderr.isatty() if bar is None else bar) else None
 
     def __call__(self, step: int, **values) -> None:
+        fields = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            if values:
+                self.bar.set_postfix_str(fields, refresh=False)
+            if step >= self.total:
+                self.bar.close()
+            return
         if step % self.every and step != self.total:
             return
-        fields = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
         log.info("%s step %d/%d %s (%.1f s elapsed)", self.what, step, self.total, fields, time.perf_counter() - self.start)

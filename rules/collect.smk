@@ -2,7 +2,7 @@ localrules:
     collect,
 
 
-# Every run's metrics into one table (CSV for machines, Markdown for people).
+# Every run's metrics into one table (CSV for machines, Markdown and HTML for people).
 rule collect:
     input:
         metrics=all_metrics(),
@@ -12,6 +12,12 @@ rule collect:
         markdown="results/tables/summary.md",
         mean_csv="results/tables/summary_mean.csv",
         mean_markdown="results/tables/summary_mean.md",
+        html=report(
+            "results/tables/summary.html",
+            caption="../report/results_table.rst",
+            category="1. Results",
+            labels={"dataset": "all", "figure": "result tables"},
+        ),
     log:
         "results/logs/collect/summary.log",
     benchmark:

@@ -228,10 +228,14 @@ def method_inputs(wildcards):
     return inputs
 
 
+def cli_flags(input, keys):
+    """``--<key> <path> [<path> ...]`` for each of ``keys`` among the job's named inputs."""
+    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in input.items() if key in keys)
+
+
 def method_flags(wildcards, input):
     """``--scores <path>`` / ``--amplifier <path>`` / ``--selection-scores <path>`` for the inputs of the run."""
-    keys = ("scores", "amplifier", "selection_scores")
-    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in input.items() if key in keys)
+    return cli_flags(input, ("scores", "amplifier", "selection_scores"))
 
 
 def recipe_settings(wildcards):
@@ -250,8 +254,37 @@ def all_metrics():
 
 def all_detections():
     """Detection quality of every amplifier some configured run uses."""
-    return expand(
-        "results/{dataset}/amplifier/{amplifier}/detection.json",
-        dataset=DATASETS,
-        amplifier=sorted({amplifier_of(run) for run in all_runs()} - {None}),
-    )
+    return expand("results/{dataset}/amplifier/{amplifier}/detection.json", dataset=DATASETS, amplifier=used_amplifiers())
+
+
+# ---- report figures (rules/report.smk) ----
+def dataset_metrics(wildcards):
+    return expand("results/{dataset}/debias/{run}/seed{seed}/metrics.json", dataset=wildcards.dataset,
+                  run=all_runs(), seed=config["seeds"])
+
+
+def used_amplifiers():
+    return sorted({amplifier_of(run) for run in all_runs()} - {None})
+
+
+def training_logs(wildcards):
+    """Model folders whose training_log.csv the training-curves figure reads: the diffusion model when a method uses
+    synthetic images, every amplifier some run uses, every run and seed."""
+    folder = f"results/{wildcards.dataset}"
+    logs = {"runs": expand(f"{folder}/debias/{{run}}/seed{{seed}}/model", run=all_runs(), seed=config["seeds"])}
+    if SYNTHETIC_METHODS:
+        logs["diffusion"] = f"{folder}/diffusion/model"
+    if used_amplifiers():
+        logs["amplifiers"] = [f"{folder}/amplifier/{amplifier}/model" for amplifier in used_amplifiers()]
+    return logs
+
+
+def all_figures():
+    """Every figure of the report: per dataset its results, training curves, amplifier scores, synthetic sets."""
+    figures = expand("results/{dataset}/report/{name}.png", dataset=DATASETS, name=["group_accuracy", "training_curves"])
+    figures += expand("results/{dataset}/report/amplifier_scores/{amplifier}.png", dataset=DATASETS,
+                      amplifier=used_amplifiers())
+    if SYNTHETIC_METHODS:
+        figures += expand("results/{dataset}/report/synthetic_vs_real/{sampling}.png", dataset=DATASETS,
+                          sampling=SAMPLING_VARIANTS)
+    return figures

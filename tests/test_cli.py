@@ -2,7 +2,7 @@
 
 import pytest
 
-from ddb import prepare_data, sample_synthetic, train_debiased
+from ddb import data, prepare_data, train_debiased
 
 
 def test_recipe_without_its_input_is_refused(capsys):
@@ -34,5 +34,9 @@ def test_prepare_data_writes_a_valid_table_and_images(tmp_path):
 def test_sample_grid_tiles_images():
     import numpy as np
 
-    grid = sample_synthetic.image_grid(np.zeros((12, 8, 8, 3), dtype=np.uint8), columns=5, scale=2)
-    assert grid.size == (5 * 10 * 2, 3 * 10 * 2)
+    outline = np.zeros(12, dtype=bool)
+    outline[6] = True  # row 1, column 1
+    grid = np.asarray(data.image_grid(np.zeros((12, 8, 8, 3), dtype=np.uint8), columns=5, scale=2, outline=outline))
+    assert grid.shape == (3 * 10 * 2, 5 * 10 * 2, 3)
+    assert grid[10 * 2, 10 * 2].tolist() == [255, 0, 0]  # the outlined image's frame is red
+    assert grid[0, 0].tolist() == [0, 0, 0] and grid[11 * 2, 11 * 2].tolist() == [0, 0, 0]

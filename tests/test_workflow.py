@@ -1,6 +1,7 @@
 """The real Snakemake workflow on a tiny config: every stage runs, every artifact is checked, and the dry-run
 job lists show that a config or code change reruns exactly the stages that depend on it."""
 
+import base64
 import json
 import os
 import re
@@ -9,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
+from ddb import screenshot
 from ddb.methods import METHODS
 from ddb.tables import read_table
 
@@ -20,6 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "tiny_config.yaml"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+# report figures that a change of the debiased runs redraws; and those of an amplifier and its synthetic set
+RUN_FIGURES = {"plot_training_curves": 1, "plot_group_accuracy": 1}
+AMPLIFIER_FIGURES = {"plot_synthetic_vs_real": 1, "plot_amplifier_scores": 1}
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -41,7 +48,7 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
 
 def copy_workflow(work: Path) -> Path:
     work.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "ddb", "envs", "config.yaml"):
+    for name in ("Snakefile", "rules", "ddb", "envs", "report", "config.yaml"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -105,9 +112,50 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
     assert "±" in (res / "tables/summary_mean.md").read_text()
     assert pd.read_csv(res / "tables/summary_mean.csv")["n_seeds"].eq(1).all()
     logs = list((res / "logs").rglob("*.log"))
-    assert len(logs) == 30 and all(log.stat().st_size > 0 for log in logs)
-    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 30
+    assert len(logs) == 35 and all(log.stat().st_size > 0 for log in logs)
+    # every log opens with the stage's resolved configuration
+    assert all("resolved config: {" in log.read_text().splitlines()[0] for log in logs)
+    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 35
     assert not list(res.rglob("*.tmp-*"))  # no half-written leftovers
+
+
+def test_report_holds_every_section_and_figure(workflow_copy, tmp_path):
+    """`snakemake --report` of the tiny run: one self-contained HTML file with the tables, pictures, score
+    histograms, training curves and per-group bars, each as an embedded PNG with its caption."""
+    snakemake(workflow_copy, "--configfile", "tiny.yaml", "--report", str(tmp_path / "report.html"))
+    html = (tmp_path / "report.html").read_text()
+    results, categories = screenshot.embedded(html, "results"), screenshot.embedded(html, "categories")
+    shown = {category: sorted(p for paths in sub.values() for p in paths) for category, sub in categories.items()}
+    assert shown == {
+        "1. Results": ["results/shapes/report/group_accuracy.png", "results/tables/summary.html"],
+        "2. Synthetic vs real images": ["results/shapes/report/synthetic_vs_real/base.png"],
+        "3. Bias amplifier scores": ["results/shapes/report/amplifier_scores/real.png",
+                                     "results/shapes/report/amplifier_scores/synthetic/base.png"],
+        "4. Training curves": ["results/shapes/report/training_curves.png"],
+    }
+    for path, result in results.items():
+        mime = "text/html" if path.endswith(".html") else "image/png"
+        assert result["mime_type"] == mime and result["data_uri"].startswith(f"data:{mime};")
+        assert len(result["data_uri"]) > 2000
+        if mime == "image/png":  # the embedded picture is the figure on disk, its caption names the dataset
+            assert "<strong>shapes</strong>" in result["caption"]
+            assert base64.b64decode(result["data_uri"].split("base64,")[1]) == (workflow_copy / path).read_bytes()
+    table = base64.b64decode(results["results/tables/summary.html"]["data_uri"].split("base64,")[1]).decode()
+    assert "Results, mean ± std over seeds" in table and "ddb_ii_real_amplifier" in table
+    assert "How to read this report" in html  # the workflow description
+
+
+def test_report_screenshots_show_every_category(workflow_copy, tmp_path):
+    if not any(shutil.which(b) for b in screenshot.BROWSERS):
+        pytest.skip("no headless Chromium here (.ci/run installs chromium-headless-shell)")
+    snakemake(workflow_copy, "--configfile", "tiny.yaml", "--report", str(tmp_path / "report.html"))
+    screenshot.main([str(tmp_path / "report.html"), "--out-dir", str(tmp_path / "shots"), "--size", "800x600"])
+    shots = sorted(p.name for p in (tmp_path / "shots").glob("*.png"))
+    assert shots == ["1_results.png", "2_synthetic_vs_real_images.png", "3_bias_amplifier_scores.png",
+                     "4_training_curves.png", "overview.png"]
+    pictures = {name: np.asarray(Image.open(tmp_path / "shots" / name).convert("RGB")) for name in shots}
+    assert all(p.shape == (600, 800, 3) and p.std() > 10 for p in pictures.values())  # rendered, not blank
+    assert len({p.tobytes() for p in pictures.values()}) == len(shots)  # each a different view
 
 
 def test_complete_run_has_nothing_left_to_do(workflow_copy):
@@ -125,20 +173,22 @@ def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"classifier": {"lr": 0.01}}, {"train_debiased": 9, "evaluate": 9, "collect": 1}),
+        ({"classifier": {"lr": 0.01}}, {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
         # Recipe I settings: ddb_i, ddb_i_error_set, ddb_i_real_amplifier
-        ({"recipes": {"ddb_i": {"step_size": 0.5}}}, {"train_debiased": 3, "evaluate": 3, "collect": 1}),
+        ({"recipes": {"ddb_i": {"step_size": 0.5}}}, {"train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES}),
         # the real-data ablation does not depend on the synthetic set
         ({"sampling": {"guidance_w": 2.0}},
          {"sample_synthetic": 3, "train_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1,
-          "train_debiased": 3, "evaluate": 3, "collect": 1}),
+          "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES, **AMPLIFIER_FIGURES}),
         ({"diffusion": {"p_uncond": 0.2}},
          {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
-          "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, "collect": 1}),
+          "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES,
+          **AMPLIFIER_FIGURES}),
         ({"real_amplifier": {"epochs": 2}},
          {"train_real_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1, "train_debiased": 2, "evaluate": 2,
-          "collect": 1}),
-        ({"classifier": {"selection": "label_free_pseudo_group"}}, {"train_debiased": 9, "evaluate": 9, "collect": 1}),
+          "collect": 1, "plot_amplifier_scores": 1, **RUN_FIGURES}),
+        ({"classifier": {"selection": "label_free_pseudo_group"}},
+         {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
     ],
     ids=["classifier", "recipe_i", "sampling", "diffusion", "real_amplifier", "selection"],
 )
@@ -170,12 +220,13 @@ def test_pseudo_group_selection_reads_amplifier_scores_and_is_recorded(workflow_
         # a sampling sweep reuses the diffusion model: one synthetic set, amplifier and synthetic-amplifier runs per entry
         ({"sampling": [{"guidance_w": 3.0}, {"scheduler": "ddpm", "num_inference_steps": 4}, {"guidance_w": 1.0}]},
          {"sample_synthetic": 6, "train_amplifier": 2, "score_real": 2, "evaluate_amplifier": 2,
-          "train_debiased": 6, "evaluate": 6, "collect": 1}),
+          "train_debiased": 6, "evaluate": 6, "collect": 1, "plot_synthetic_vs_real": 2, "plot_amplifier_scores": 2,
+          **RUN_FIGURES}),
         # a ratio sweep is a whole new dataset per value
         ({"conflicting_ratio": [0.2]},
          {"prepare_data": 1, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
           "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
-          "collect": 1}),
+          "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES}),
     ],
     ids=["sampling", "conflicting_ratio"],
 )
@@ -194,9 +245,10 @@ def test_sweeps_add_exactly_their_runs(workflow_copy, sweeps, expected):
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        ("evaluate", {"evaluate": 9, "collect": 1}),
+        ("evaluate", {"evaluate": 9, "collect": 1, "plot_group_accuracy": 1}),
         # metrics.py is imported by train_debiased, evaluate and evaluate_amplifier: the hash follows imports
-        ("metrics", {"train_debiased": 9, "evaluate": 9, "evaluate_amplifier": 2, "collect": 1}),
+        ("metrics", {"train_debiased": 9, "evaluate": 9, "evaluate_amplifier": 2, "collect": 1, **RUN_FIGURES,
+                     "plot_amplifier_scores": 2}),
     ],
 )
 def test_code_change_reruns_the_stage_and_its_dependants(workflow_copy, module, expected):

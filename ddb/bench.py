@@ -1,0 +1,354 @@
+"""Benchmark of the heavy stages on this machine: throughput of each, fast-path variants side by side.
+
+    python -m ddb.bench --out results/bench/bench.json          # everything, ~10 min on 2 CPU cores
+    python -m ddb.bench --only sampling --repeats 5             # one group
+
+Measures, after warm-up, the median over ``--repeats`` timed repeats (min and max are kept too) of:
+
+- diffusion training (images/s) for the ``tiny`` UNet (config.yaml) and the ``paper`` UNet (configs/paper.yaml);
+- sampling (images/s) per scheduler and step count, batched vs unbatched classifier-free guidance;
+- amplifier training and scoring (images/s) for small_cnn and resnet18;
+- data loading (images/s): PNG decoding per epoch through a DataLoader (0 / N workers) vs the decoded uint8 cache;
+
+with variants fp32 / bf16 autocast / channels_last, and torch.compile on a GPU. Each row has the peak memory of
+its measurement (GPU: allocated by torch; CPU: the process's resident high-water mark, reset before each row).
+Ratios compare each variant with the first (baseline) variant of its group. Nothing here trains a real model:
+weights are random, which does not change the cost of a step. The 1,000-step ancestral sampler is timed over its
+first ``--long-steps`` steps and scaled, as every step costs the same; such rows say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+import yaml
+from PIL import Image
+
+from ddb import diffusion, shapes
+from ddb.atomic import write_text
+from ddb.config import stage_settings
+from ddb.data import load_image
+from ddb.logs import start_stage
+from ddb.models import build_classifier
+from ddb.training import autocast, place, predict_logits
+
+log = logging.getLogger("ddb.bench")
+REPO = Path(__file__).resolve().parents[1]
+GROUPS = ("diffusion_train", "sampling", "amplifier", "data_loading")
+
+
+# ---- measurement ----
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        with contextlib.suppress(OSError):  # Linux: "5" resets the resident-set high-water mark (VmHWM)
+            Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_memory_mb(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    with contextlib.suppress(OSError, StopIteration):
+        line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    return None
+
+
+def measure(fn, items: int, device: torch.device, warmup: int, repeats: int, scale: float = 1.0) -> dict:
+    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times timed; ``items`` images per call, and a call
+    stands for ``scale`` calls (sampling timed over part of its steps)."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    reset_peak_memory(device)
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        seconds.append((time.perf_counter() - start) * scale)
+    median = statistics.median(seconds)
+    return {"images_per_s": items / median, "s_per_call": median, "s_min": min(seconds), "s_max": max(seconds),
+            "peak_mb": peak_memory_mb(device)}
+
+
+def precision_context(device: torch.device, variant: str):
+    return autocast(device, "bf16" if "bf16" in variant else "fp32")
+
+
+def prepare(model: torch.nn.Module, variant: str, device: torch.device) -> torch.nn.Module:
+    """The stages' own placement (``ddb.training.place``), plus torch.compile for the compile variant."""
+    model = place(model, device, {"channels_last": "channels_last" in variant})
+    return torch.compile(model) if "compile" in variant else model
+
+
+def variants(device: torch.device) -> list[str]:
+    out = ["fp32", "bf16", "fp32+channels_last", "bf16+channels_last"]
+    return out + ["bf16+channels_last+compile"] if device.type == "cuda" else out
+
+
+# ---- configurations ----
+def diffusion_presets(args) -> dict[str, dict]:
+    """UNet settings of config.yaml (``tiny``) and configs/paper.yaml (``paper``) over the schema defaults."""
+    presets = {}
+    for name, path in (("tiny", args.config), ("paper", REPO / "configs/paper.yaml")):
+        section = (yaml.safe_load(Path(path).read_text()) or {}).get("diffusion", {}) if Path(path).exists() else {}
+        presets[name] = stage_settings("diffusion", section)
+    return presets
+
+
+def batch_for(preset: str, settings: dict, device: torch.device, cpu_batch: int) -> int:
+    """The preset's batch on a GPU; on a CPU the paper UNet at its batch would take minutes per repeat."""
+    return settings["batch_size"] if device.type == "cuda" or preset == "tiny" else min(cpu_batch, settings["batch_size"])
+
+
+# ---- groups ----
+def bench_diffusion_train(args, device) -> list[dict]:
+    rows = []
+    for preset, settings in diffusion_presets(args).items():
+        batch = batch_for(preset, settings, device, args.cpu_paper_batch)
+        cpu_paper = device.type == "cpu" and preset == "paper"  # ~20 s a step: the two fp32 variants only
+        for variant in ["fp32", "fp32+channels_last"] if cpu_paper else variants(device):
+            torch.manual_seed(0)
+            unet = prepare(diffusion.build_unet(settings, 10), variant, device)
+            optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-4)
+            scheduler = diffusion.build_noise_scheduler(settings)
+            size = settings["image_size"]
+            images = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+            labels = torch.randint(0, 11, (batch,), device=device)
+            generator = torch.Generator(device="cpu").manual_seed(0)
+            if "channels_last" in variant:
+                images = images.contiguous(memory_format=torch.channels_last)
+
+            def step():
+                with precision_context(device, variant):
+                    loss = diffusion.diffusion_loss(unet, scheduler, images, labels, generator)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+            rows.append({"group": "diffusion_train", "config": f"{preset} UNet {size}px batch {batch}",
+                         "variant": variant, **measure(step, batch, device, args.warmup, args.repeats)})
+            log.info("%s", rows[-1])
+    return rows
+
+
+def bench_sampling(args, device) -> list[dict]:
+    rows = []
+    presets = diffusion_presets(args)
+    for preset, settings in presets.items():
+        # the paper UNet takes seconds per step on a CPU: a few steps of two samplers, fp32 only
+        on_cpu_paper = device.type == "cpu" and preset == "paper"
+        samplers = [("ddpm", 1000), ("ddim", 25)] if on_cpu_paper else [("ddpm", 1000), ("ddim", 50), ("ddim", 25),
+                                                                         ("dpmsolver++", 20)]
+        batch = args.cpu_paper_batch if on_cpu_paper else args.sample_batch
+        max_timed = args.cpu_paper_steps if on_cpu_paper else args.long_steps
+        torch.manual_seed(0)
+        for variant in ["fp32"] if on_cpu_paper else ["fp32", "bf16"] + (["bf16+channels_last"] if device.type == "cuda" else []):
+            unet = prepare(diffusion.build_unet(settings, 10), variant, device).eval()
+            train_config = diffusion.build_noise_scheduler(settings).config
+            labels = torch.zeros(batch, dtype=torch.long, device=device)
+            for name, steps in samplers:
+                timed_steps = min(steps, max_timed)
+                for cfg in ("batched", "unbatched") if (name, steps, variant) == ("ddim", 25, "fp32") else ("batched",):
+                    scheduler = diffusion.sampling_scheduler(name, train_config)
+
+                    def run():
+                        generator = torch.Generator(device).manual_seed(0)
+                        with torch.no_grad(), precision_context(device, variant):
+                            sample_steps(unet, scheduler, labels, steps, timed_steps, generator, cfg == "batched")
+
+                    rows.append({"group": "sampling", "config": f"{preset} UNet, {name} {steps} steps, batch {batch}",
+                                 "variant": f"{variant}, {cfg} CFG",
+                                 **measure(run, batch, device, 1, args.repeats, scale=steps / timed_steps),
+                                 "note": f"timed over {timed_steps} of {steps} steps" if timed_steps < steps else ""})
+                    log.info("%s", rows[-1])
+    return rows
+
+
+def sample_steps(unet, scheduler, labels, steps: int, timed_steps: int, generator, batched_cfg: bool) -> None:
+    """The first ``timed_steps`` of :func:`ddb.diffusion.sample`'s loop; unbatched CFG calls the UNet twice."""
+    size = unet.config.sample_size
+    images = torch.randn((len(labels), 3, size, size), generator=generator, device=labels.device)
+    scheduler.set_timesteps(steps, device=labels.device)
+    null = torch.full_like(labels, unet.config.num_class_embeds - 1)
+    for t in scheduler.timesteps[:timed_steps]:
+        model_input = scheduler.scale_model_input(images, t)
+        if batched_cfg:
+            cond, uncond = unet(torch.cat([model_input, model_input]), t, class_labels=torch.cat([labels, null])).sample.chunk(2)
+        else:
+            cond = unet(model_input, t, class_labels=labels).sample
+            uncond = unet(model_input, t, class_labels=null).sample
+        images = scheduler.step(diffusion.cfg_combine(cond, uncond, 1.0), t, images, generator=generator).prev_sample
+
+
+def bench_amplifier(args, device) -> list[dict]:
+    rows = []
+    for arch, size, batch in (("small_cnn", 32, 128), ("resnet18", 64, 64 if device.type == "cpu" else 256)):
+        for variant in variants(device):
+            torch.manual_seed(0)
+            model = prepare(build_classifier(arch, 10), variant, device)
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            images = torch.rand(batch, 3, size, size, device=device)
+            if "channels_last" in variant:
+                images = images.contiguous(memory_format=torch.channels_last)
+            labels = torch.randint(0, 10, (batch,), device=device)
+
+            def train_step():
+                with precision_context(device, variant):
+                    loss = F.cross_entropy(model(images), labels)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+
+            rows.append({"group": "amplifier", "config": f"train {arch} {size}px batch {batch}", "variant": variant,
+                         **measure(train_step, batch, device, args.warmup, args.repeats)})
+            log.info("%s", rows[-1])
+            score_images = torch.randint(0, 256, (2048, 3, size, size), dtype=torch.uint8)
+
+            def score():
+                with precision_context(device, variant):
+                    predict_logits(model, score_images, device, batch_size=512)
+
+            rows.append({"group": "amplifier", "config": f"score {arch} {size}px, 2048 images", "variant": variant,
+                         **measure(score, len(score_images), device, 1, args.repeats)})
+            log.info("%s", rows[-1])
+    return rows
+
+
+class PngDataset(torch.utils.data.Dataset):
+    """The usual per-item loader: open and decode one PNG each time an item is asked for."""
+
+    def __init__(self, files: list[Path]):
+        self.files = files
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return torch.from_numpy(load_image(self.files[i], None).copy()).permute(2, 0, 1)
+
+
+def bench_data_loading(args, device) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        images, _, _ = shapes.generate("train", args.data_images, 5, 32, 0.01, seed=0)
+        files = [Path(tmp) / f"{i:05d}.png" for i in range(len(images))]
+        for f, img in zip(files, images):
+            Image.fromarray(img).save(f)
+        n = len(files)
+        for workers in sorted({0, args.workers}):
+            loader = torch.utils.data.DataLoader(PngDataset(files), batch_size=128, shuffle=True, num_workers=workers,
+                                                 persistent_workers=workers > 0)
+
+            def epoch():
+                for batch in loader:
+                    batch.to(device).float().div_(255)
+
+            rows.append({"group": "data_loading", "config": f"epoch of {n} PNGs 32px, batch 128",
+                         "variant": f"decode per epoch, {workers} workers",
+                         **measure(epoch, n, device, 1, args.repeats)})
+            log.info("%s", rows[-1])
+        start = time.perf_counter()
+        cache = torch.from_numpy(np.stack([load_image(f, None) for f in files])).permute(0, 3, 1, 2).contiguous()
+        decode_once = time.perf_counter() - start
+        generator = torch.Generator().manual_seed(0)
+
+        def cached_epoch():
+            for idx in torch.randperm(n, generator=generator).split(128):
+                cache[idx].to(device).float().div_(255)
+
+        rows.append({"group": "data_loading", "config": f"epoch of {n} PNGs 32px, batch 128",
+                     "variant": "decoded uint8 cache (ddb)", **measure(cached_epoch, n, device, 1, args.repeats),
+                     "note": f"one-time decode {decode_once:.2f} s ({n / decode_once:.0f} images/s)"})
+        log.info("%s", rows[-1])
+    return rows
+
+
+# ---- output ----
+def with_ratios(rows: list[dict]) -> pd.DataFrame:
+    """Throughput relative to the first variant measured for the same (group, config)."""
+    table = pd.DataFrame(rows)
+    order = {config: i for i, config in enumerate(dict.fromkeys(table["config"]))}  # first-measured order
+    table = table.sort_values(["group", "config"], key=lambda c: c.map(GROUPS.index) if c.name == "group"
+                              else c.map(order), kind="stable").reset_index(drop=True)
+    if "note" not in table:
+        table["note"] = ""
+    base = table.groupby(["group", "config"], sort=False)["images_per_s"].transform("first")
+    table["vs_baseline"] = table["images_per_s"] / base
+    return table.fillna({"note": ""})
+
+
+def render(table: pd.DataFrame, machine: dict) -> str:
+    shown = table[["group", "config", "variant", "images_per_s", "vs_baseline", "s_per_call", "peak_mb", "note"]].copy()
+    shown["images_per_s"] = shown["images_per_s"].map(lambda v: f"{v:,.1f}" if v >= 10 else f"{v:.3g}")
+    shown["vs_baseline"] = shown["vs_baseline"].map(lambda v: f"{v:.2f}x")
+    shown["s_per_call"] = shown["s_per_call"].map(lambda v: f"{v:.3f}")
+    shown["peak_mb"] = shown["peak_mb"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    header = (f"# ddb benchmark on {machine['device_name']} ({machine['device']}), torch {machine['torch']}, "
+              f"{machine['cpu_threads']} CPU threads, {machine['repeats']} repeats after {machine['warmup']} warm-up\n\n")
+    return header + shown.to_markdown(index=False) + "\n"
+
+
+def machine_info(device: torch.device, args) -> dict:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    return {"device": device.type, "device_name": name, "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(), "repeats": args.repeats, "warmup": args.warmup}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("results/bench/bench.json"), help="JSON output (a .md is written next to it)")
+    p.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="benchmark groups to run")
+    p.add_argument("--config", type=Path, default=REPO / "config.yaml", help="config whose diffusion section is the tiny preset")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats per row (the median is reported)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed calls before timing")
+    p.add_argument("--long-steps", type=int, default=50, help="steps timed of the 1,000-step sampler (then scaled)")
+    p.add_argument("--sample-batch", type=int, default=200, help="sampling batch (the config default)")
+    p.add_argument("--cpu-paper-batch", type=int, default=4, help="batch of the paper UNet on a CPU")
+    p.add_argument("--cpu-paper-steps", type=int, default=3, help="sampling steps timed of the paper UNet on a CPU")
+    p.add_argument("--data-images", type=int, default=2000, help="PNG images in the data-loading benchmark")
+    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="DataLoader workers to compare with 0")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    start_stage(log, args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    benches = {"diffusion_train": bench_diffusion_train, "sampling": bench_sampling, "amplifier": bench_amplifier,
+               "data_loading": bench_data_loading}
+    rows = [row for group in args.only for row in benches[group](args, device)]
+    machine = machine_info(device, args)
+    table = with_ratios(rows)
+    text = render(table, machine)
+    write_text(args.out, json.dumps({"machine": machine, "rows": table.to_dict("records")}, indent=2, default=float))
+    write_text(args.out.with_suffix(".md"), text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
