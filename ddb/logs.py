@@ -2,6 +2,12 @@
 
 import json
 import logging
+import sys
+import time
+
+from tqdm import tqdm
+
+log = logging.getLogger("ddb.progress")
 
 
 def start_stage(log: logging.Logger, args, settings: dict | None = None) -> None:
@@ -12,3 +18,27 @@ def start_stage(log: logging.Logger, args, settings: dict | None = None) -> None
     arguments = {key: value for key, value in vars(args).items() if key not in ("settings", "recipe_settings")}
     resolved = {"arguments": arguments} | ({"settings": settings} if settings is not None else {})
     log.info("resolved config: %s", json.dumps(resolved, sort_keys=True, default=str))
+
+
+class Progress:
+    """Progress of a long loop: a tqdm bar when stderr is a terminal; otherwise (a rule's log file, a SLURM log) one
+    line every ``every`` steps with the values and the elapsed time, so the log stays readable."""
+
+    def __init__(self, total: int, every: int, what: str, bar: bool | None = None):
+        self.total, self.every, self.what = total, every, what
+        self.start = time.perf_counter()
+        self.bar = tqdm(total=total, desc=what, dynamic_ncols=True) if (
+            sys.stderr.isatty() if bar is None else bar) else None
+
+    def __call__(self, step: int, **values) -> None:
+        fields = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            if values:
+                self.bar.set_postfix_str(fields, refresh=False)
+            if step >= self.total:
+                self.bar.close()
+            return
+        if step % self.every and step != self.total:
+            return
+        log.info("%s step %d/%d %s (%.1f s elapsed)", self.what, step, self.total, fields, time.perf_counter() - self.start)

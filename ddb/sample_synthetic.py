@@ -20,8 +20,8 @@ from ddb import diffusion
 from ddb.atomic import atomic_dir, atomic_file
 from ddb.config import stage_settings
 from ddb.data import image_grid
-from ddb.logs import start_stage
-from ddb.training import Progress, autocast, place, setup
+from ddb.logs import Progress, start_stage
+from ddb.training import autocast, place, setup
 
 log = logging.getLogger("ddb.sample_synthetic")
 

@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ddb import shapes
 from ddb.download import RemoteFile
+from ddb.logs import Progress
 
 log = logging.getLogger("ddb.sources")
 COLUMNS = ["sample_id", "path", "label", "label_name", "split", "bias", "bias_aligned", "group"]
@@ -56,11 +57,13 @@ def square_image(path, size: int) -> Image.Image:
 def write_images(rows: pd.DataFrame, originals: list[Path], image_dir: Path, prefix: str, size: int) -> pd.DataFrame:
     """Save each original as ``<split>/<sample_id>.png`` at ``size`` px; set the table's ``path`` column."""
     paths = []
+    progress = Progress(len(rows), max(1, len(rows) // 10), "images resized")  # CelebA: 200k images
     for original, sample_id, split in zip(originals, rows["sample_id"], rows["split"]):
         relative = f"{split}/{sample_id}.png"
         (image_dir / split).mkdir(parents=True, exist_ok=True)
         square_image(original, size).save(image_dir / relative)
         paths.append(f"{prefix}/{relative}")
+        progress(len(paths))
     return rows.assign(path=paths)
 
 

@@ -30,12 +30,12 @@ from ddb.config import stage_settings
 from ddb.data import ImageSet, load_split
 from ddb.groupdro import error_set_groups
 from ddb.jtt import automatic_upweight, upsampling_weights
-from ddb.logs import start_stage
+from ddb.logs import Progress, start_stage
 from ddb.methods import METHODS
 from ddb.metrics import classification_metrics, selection_score
 from ddb.models import build_classifier, load_classifier, save_classifier
 from ddb.tables import read_table
-from ddb.training import (BatchSampler, BestKeeper, Checkpoint, Progress, augment, autocast, build_optimizer,
+from ddb.training import (BatchSampler, BestKeeper, Checkpoint, augment, autocast, build_optimizer,
                           input_fingerprint, place, predict_logits, rng_state, set_rng_state, setup)
 
 log = logging.getLogger("ddb.train_debiased")

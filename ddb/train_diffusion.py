@@ -21,9 +21,9 @@ from ddb import diffusion
 from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
 from ddb.data import load_split
-from ddb.logs import start_stage
+from ddb.logs import Progress, start_stage
 from ddb.tables import read_table
-from ddb.training import (BatchSampler, Checkpoint, Progress, autocast, input_fingerprint, place, rng_state,
+from ddb.training import (BatchSampler, Checkpoint, autocast, input_fingerprint, place, rng_state,
                           set_rng_state, setup)
 
 log = logging.getLogger("ddb.train_diffusion")

@@ -7,15 +7,12 @@ import json
 import logging
 import os
 import random
-import sys
-import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from ddb.atomic import atomic_file
 
@@ -185,27 +182,3 @@ class BestKeeper:
             self.state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
             return True
         return False
-
-
-class Progress:
-    """Progress of a long loop: a tqdm bar when stderr is a terminal; otherwise (a rule's log file, a SLURM log) one
-    line every ``every`` steps with the values and the elapsed time, so the log stays readable."""
-
-    def __init__(self, total: int, every: int, what: str, bar: bool | None = None):
-        self.total, self.every, self.what = total, every, what
-        self.start = time.perf_counter()
-        self.bar = tqdm(total=total, desc=what, dynamic_ncols=True) if (
-            sys.stderr.isatty() if bar is None else bar) else None
-
-    def __call__(self, step: int, **values) -> None:
-        fields = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
-        if self.bar is not None:
-            self.bar.update(step - self.bar.n)
-            if values:
-                self.bar.set_postfix_str(fields, refresh=False)
-            if step >= self.total:
-                self.bar.close()
-            return
-        if step % self.every and step != self.total:
-            return
-        log.info("%s step %d/%d %s (%.1f s elapsed)", self.what, step, self.total, fields, time.perf_counter() - self.start)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ddb import collect, figures, screenshot
-from ddb.training import Progress
+from ddb.logs import Progress
 
 
 def test_group_accuracy_averages_seeds_per_run_and_group():
@@ -95,7 +95,7 @@ def test_report_without_results_is_a_clear_error():
 
 
 def test_progress_logs_periodic_lines_without_a_terminal(caplog):
-    with caplog.at_level(logging.INFO, logger="ddb.training"):
+    with caplog.at_level(logging.INFO, logger="ddb.progress"):
         progress = Progress(10, 4, "toy", bar=False)
         for step in range(1, 11):
             progress(step, loss=1.0 / step)
@@ -105,7 +105,7 @@ def test_progress_logs_periodic_lines_without_a_terminal(caplog):
 
 
 def test_progress_draws_a_bar_on_a_terminal(caplog, capsys):
-    with caplog.at_level(logging.INFO, logger="ddb.training"):
+    with caplog.at_level(logging.INFO, logger="ddb.progress"):
         progress = Progress(10, 4, "toy", bar=True)
         for step in range(1, 11):
             progress(step, loss=0.5)
