@@ -111,6 +111,8 @@ def diffusion_presets(args) -> dict[str, dict]:
     """UNet settings of config.yaml (``tiny``) and configs/paper.yaml (``paper``) over the schema defaults."""
     presets = {}
     for name, path in (("tiny", args.config), ("paper", REPO / "configs/paper.yaml")):
+        if name not in args.presets:
+            continue
         section = (yaml.safe_load(Path(path).read_text()) or {}).get("diffusion", {}) if Path(path).exists() else {}
         presets[name] = stage_settings("diffusion", section)
     return presets
@@ -320,6 +322,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("results/bench/bench.json"), help="JSON output (a .md is written next to it)")
     p.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="benchmark groups to run")
     p.add_argument("--config", type=Path, default=REPO / "config.yaml", help="config whose diffusion section is the tiny preset")
+    p.add_argument("--presets", nargs="+", choices=("tiny", "paper"), default=["tiny", "paper"], help="UNet presets to run")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats per row (the median is reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls before timing")
     p.add_argument("--long-steps", type=int, default=50, help="steps timed of the 1,000-step sampler (then scaled)")

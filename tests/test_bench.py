@@ -1,0 +1,32 @@
+"""The benchmark script runs end to end and reports what a reader compares: throughput, ratio, memory, notes.
+(Its numbers are measurements, not test targets.)"""
+
+import json
+
+from ddb import bench
+
+
+def test_bench_writes_a_table_with_ratios_against_the_baseline(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    bench.main(["--out", str(out), "--only", "sampling", "data_loading", "--presets", "tiny", "--repeats", "1",
+                "--warmup", "0", "--long-steps", "1", "--sample-batch", "2", "--data-images", "16", "--workers", "1"])
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert result["machine"]["device"] == "cpu" and result["machine"]["repeats"] == 1
+    samplers = [r for r in rows if r["group"] == "sampling"]
+    assert [r["config"].split(", ")[1] for r in samplers if r["variant"] == "fp32, batched CFG"] == [
+        "ddpm 1000 steps", "ddim 50 steps", "ddim 25 steps", "dpmsolver++ 20 steps"]
+    ddpm = next(r for r in samplers if "ddpm" in r["config"])
+    assert ddpm["note"] == "timed over 1 of 1000 steps"  # scaled from the steps it timed, and says so
+    assert {r["variant"] for r in samplers if "ddim 25" in r["config"]} == {
+        "fp32, batched CFG", "fp32, unbatched CFG", "bf16, batched CFG"}
+    loading = [r["variant"] for r in rows if r["group"] == "data_loading"]
+    assert loading == ["decode per epoch, 0 workers", "decode per epoch, 1 workers", "decoded uint8 cache (ddb)"]
+    for row in rows:
+        assert row["images_per_s"] > 0 and row["s_min"] <= row["s_per_call"] <= row["s_max"] and row["peak_mb"] > 0
+    first = {}
+    for row in rows:  # the first variant of each configuration is its baseline
+        first.setdefault(row["config"], row)
+        assert abs(row["vs_baseline"] - row["images_per_s"] / first[row["config"]]["images_per_s"]) < 1e-9
+    text = out.with_suffix(".md").read_text()
+    assert text.startswith("# ddb benchmark on") and "| sampling" in text and text in capsys.readouterr().out
