@@ -1,6 +1,6 @@
 """Benchmark of the heavy stages on this machine: throughput of each, fast-path variants side by side.
 
-    python -m ddb.bench --out results/bench/bench.json          # everything, ~10 min on 2 CPU cores
+    python -m ddb.bench --out results/bench/bench.json          # everything (GPU: a few minutes)
     python -m ddb.bench --only sampling --repeats 5             # one group
 
 Measures, after warm-up, the median over ``--repeats`` timed repeats (min and max are kept too) of:
@@ -13,8 +13,8 @@ Measures, after warm-up, the median over ``--repeats`` timed repeats (min and ma
 with variants fp32 / bf16 autocast / channels_last, and torch.compile on a GPU. Each row has the peak memory of
 its measurement (GPU: allocated by torch; CPU: the process's resident high-water mark, reset before each row).
 Ratios compare each variant with the first (baseline) variant of its group. Nothing here trains a real model:
-weights are random, which does not change the cost of a step. The 1,000-step ancestral sampler is timed over its
-first ``--long-steps`` steps and scaled, as every step costs the same; such rows say so.
+weights are random, which does not change the cost of a step. A sampler is timed over at most ``--long-steps`` of
+its steps and scaled to all of them, as every step costs the same (one batched UNet call); such rows say so.
 """
 
 from __future__ import annotations
@@ -225,13 +225,13 @@ def bench_amplifier(args, device) -> list[dict]:
             rows.append({"group": "amplifier", "config": f"train {arch} {size}px batch {batch}", "variant": variant,
                          **measure(train_step, batch, device, args.warmup, args.repeats)})
             log.info("%s", rows[-1])
-            score_images = torch.randint(0, 256, (2048, 3, size, size), dtype=torch.uint8)
+            score_images = torch.randint(0, 256, (args.score_images, 3, size, size), dtype=torch.uint8)
 
             def score():
                 with precision_context(device, variant):
                     predict_logits(model, score_images, device, batch_size=512)
 
-            rows.append({"group": "amplifier", "config": f"score {arch} {size}px, 2048 images", "variant": variant,
+            rows.append({"group": "amplifier", "config": f"score {arch} {size}px, {args.score_images} images", "variant": variant,
                          **measure(score, len(score_images), device, 1, args.repeats)})
             log.info("%s", rows[-1])
     return rows
@@ -325,11 +325,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--presets", nargs="+", choices=("tiny", "paper"), default=["tiny", "paper"], help="UNet presets to run")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats per row (the median is reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls before timing")
-    p.add_argument("--long-steps", type=int, default=50, help="steps timed of the 1,000-step sampler (then scaled)")
+    p.add_argument("--long-steps", type=int, default=50, help="at most this many sampling steps are timed (then scaled)")
     p.add_argument("--sample-batch", type=int, default=200, help="sampling batch (the config default)")
     p.add_argument("--cpu-paper-batch", type=int, default=4, help="batch of the paper UNet on a CPU")
     p.add_argument("--cpu-paper-steps", type=int, default=3, help="sampling steps timed of the paper UNet on a CPU")
     p.add_argument("--data-images", type=int, default=2000, help="PNG images in the data-loading benchmark")
+    p.add_argument("--score-images", type=int, default=2048, help="images per scoring call")
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="DataLoader workers to compare with 0")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
