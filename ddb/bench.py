@@ -168,20 +168,24 @@ def bench_sampling(args, device) -> list[dict]:
         for variant in ["fp32"] if on_cpu_paper else ["fp32", "bf16"] + (["bf16+channels_last"] if device.type == "cuda" else []):
             unet = prepare(diffusion.build_unet(settings, 10), variant, device).eval()
             train_config = diffusion.build_noise_scheduler(settings).config
-            labels = torch.zeros(batch, dtype=torch.long, device=device)
             for name, steps in samplers:
                 timed_steps = min(steps, max_timed)
-                for cfg in ("batched", "unbatched") if (name, steps, variant) == ("ddim", 25, "fp32") else ("batched",):
+                # the fast paths of CFG and batching, compared once: (ddim 25, fp32)
+                ways = [("batched", batch)]
+                if (name, steps, variant) == ("ddim", 25, "fp32"):
+                    ways += [("unbatched", batch), ("batched", max(1, batch // 4))]
+                for cfg, n in ways:
                     scheduler = diffusion.sampling_scheduler(name, train_config)
+                    labels = torch.zeros(n, dtype=torch.long, device=device)
 
                     def run():
                         generator = torch.Generator(device).manual_seed(0)
                         with torch.no_grad(), precision_context(device, variant):
                             sample_steps(unet, scheduler, labels, steps, timed_steps, generator, cfg == "batched")
 
-                    rows.append({"group": "sampling", "config": f"{preset} UNet, {name} {steps} steps, batch {batch}",
-                                 "variant": f"{variant}, {cfg} CFG",
-                                 **measure(run, batch, device, 1, args.repeats, scale=steps / timed_steps),
+                    rows.append({"group": "sampling", "config": f"{preset} UNet, {name} {steps} steps",
+                                 "variant": f"{variant}, {cfg} CFG, batch {n}",
+                                 **measure(run, n, device, 1, args.repeats, scale=steps / timed_steps),
                                  "note": f"timed over {timed_steps} of {steps} steps" if timed_steps < steps else ""})
                     log.info("%s", rows[-1])
     return rows

@@ -14,12 +14,13 @@ def test_bench_writes_a_table_with_ratios_against_the_baseline(tmp_path, capsys)
     rows = result["rows"]
     assert result["machine"]["device"] == "cpu" and result["machine"]["repeats"] == 1
     samplers = [r for r in rows if r["group"] == "sampling"]
-    assert [r["config"].split(", ")[1] for r in samplers if r["variant"] == "fp32, batched CFG"] == [
+    assert [r["config"].split(", ")[1] for r in samplers if r["variant"] == "fp32, batched CFG, batch 2"] == [
         "ddpm 1000 steps", "ddim 50 steps", "ddim 25 steps", "dpmsolver++ 20 steps"]
     ddpm = next(r for r in samplers if "ddpm" in r["config"])
     assert ddpm["note"] == "timed over 1 of 1000 steps"  # scaled from the steps it timed, and says so
-    assert {r["variant"] for r in samplers if "ddim 25" in r["config"]} == {
-        "fp32, batched CFG", "fp32, unbatched CFG", "bf16, batched CFG"}
+    assert [r["variant"] for r in samplers if "ddim 25" in r["config"]] == [
+        "fp32, batched CFG, batch 2", "fp32, unbatched CFG, batch 2", "fp32, batched CFG, batch 1",
+        "bf16, batched CFG, batch 2"]
     loading = [r["variant"] for r in rows if r["group"] == "data_loading"]
     assert loading == ["decode per epoch, 0 workers", "decode per epoch, 1 workers", "decoded uint8 cache (ddb)"]
     for row in rows:
