@@ -11,7 +11,9 @@ Measures, after warm-up, the median over ``--repeats`` timed repeats (min and ma
 - data loading (images/s): PNG decoding per epoch through a DataLoader (0 / N workers) vs the decoded uint8 cache;
 
 with variants fp32 / bf16 autocast / channels_last, and torch.compile on a GPU. Each row has the peak memory of
-its measurement (GPU: allocated by torch; CPU: the process's resident high-water mark, reset before each row).
+its measurement (GPU: allocated by torch; CPU: the process's resident high-water mark, reset before each row to
+the memory in use then) and ``peak_added_mb``, how far the peak rose above what was in use when the row started
+(on a CPU the allocator keeps what earlier rows freed, so ``peak_mb`` alone carries them along).
 Ratios compare each variant with the first (baseline) variant of its group. Nothing here trains a real model:
 weights are random, which does not change the cost of a step. A sampler is timed over at most ``--long-steps`` of
 its steps and scaled to all of them, as every step costs the same (one batched UNet call); such rows say so.
@@ -56,21 +58,27 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def reset_peak_memory(device: torch.device) -> None:
+def _proc_status_mb(field: str) -> float | None:
+    with contextlib.suppress(OSError, StopIteration):
+        line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(f"{field}:"))
+        return int(line.split()[1]) / 1024
+    return None
+
+
+def reset_peak_memory(device: torch.device) -> float | None:
+    """Start a peak-memory window; returns the memory in use now (MB), which the window's peak is compared with."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    else:
-        with contextlib.suppress(OSError):  # Linux: "5" resets the resident-set high-water mark (VmHWM)
-            Path("/proc/self/clear_refs").write_text("5")
+        return torch.cuda.memory_allocated(device) / 2**20
+    with contextlib.suppress(OSError):  # Linux: "5" resets the resident-set high-water mark (VmHWM) to VmRSS
+        Path("/proc/self/clear_refs").write_text("5")
+    return _proc_status_mb("VmRSS")
 
 
 def peak_memory_mb(device: torch.device) -> float | None:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    with contextlib.suppress(OSError, StopIteration):
-        line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM:"))
-        return int(line.split()[1]) / 1024
-    return None
+    return _proc_status_mb("VmHWM")
 
 
 def measure(fn, items: int, device: torch.device, warmup: int, repeats: int, scale: float = 1.0) -> dict:
@@ -79,7 +87,7 @@ def measure(fn, items: int, device: torch.device, warmup: int, repeats: int, sca
     for _ in range(warmup):
         fn()
     synchronize(device)
-    reset_peak_memory(device)
+    in_use = reset_peak_memory(device)
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -87,8 +95,9 @@ def measure(fn, items: int, device: torch.device, warmup: int, repeats: int, sca
         synchronize(device)
         seconds.append((time.perf_counter() - start) * scale)
     median = statistics.median(seconds)
+    peak = peak_memory_mb(device)
     return {"images_per_s": items / median, "s_per_call": median, "s_min": min(seconds), "s_max": max(seconds),
-            "peak_mb": peak_memory_mb(device)}
+            "peak_mb": peak, "peak_added_mb": None if peak is None or in_use is None else max(0.0, peak - in_use)}
 
 
 def precision_context(device: torch.device, variant: str):
@@ -305,11 +314,13 @@ def with_ratios(rows: list[dict]) -> pd.DataFrame:
 
 
 def render(table: pd.DataFrame, machine: dict) -> str:
-    shown = table[["group", "config", "variant", "images_per_s", "vs_baseline", "s_per_call", "peak_mb", "note"]].copy()
+    shown = table[["group", "config", "variant", "images_per_s", "vs_baseline", "s_per_call", "peak_mb", "peak_added_mb",
+                   "note"]].copy()
     shown["images_per_s"] = shown["images_per_s"].map(lambda v: f"{v:,.1f}" if v >= 10 else f"{v:.3g}")
     shown["vs_baseline"] = shown["vs_baseline"].map(lambda v: f"{v:.2f}x")
     shown["s_per_call"] = shown["s_per_call"].map(lambda v: f"{v:.3f}")
-    shown["peak_mb"] = shown["peak_mb"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    for column in ("peak_mb", "peak_added_mb"):
+        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
     header = (f"# ddb benchmark on {machine['device_name']} ({machine['device']}), torch {machine['torch']}, "
               f"{machine['cpu_threads']} CPU threads, {machine['repeats']} repeats after {machine['warmup']} warm-up\n\n")
     return header + shown.to_markdown(index=False) + "\n"
