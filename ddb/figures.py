@@ -205,7 +205,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     s.add_argument("--diffusion", type=Path, help="diffusion model folder (its training_log.csv)")
     s.add_argument("--amplifiers", nargs="*", default=[], type=Path, help="amplifier model folders")
     s.add_argument("--runs", nargs="*", default=[], type=Path, help="debiased model folders .../<run>/seed<s>/model")
-    s.add_argument("--debias-root", type=Path, help="results/<dataset>/debias: run names are paths below it")
+    s.add_argument("--debias-root", required=True, type=Path, help="results/<dataset>/debias: run names are paths below it")
     s = sub.add_parser("group-accuracy", help="bar chart of per-group test accuracy of every method")
     s.add_argument("--metrics", required=True, nargs="+", type=Path, help="metrics.json files written by evaluate")
     s.add_argument("--metadata", required=True, type=Path, help="metadata.parquet (class names, aligned groups)")
