@@ -127,18 +127,18 @@ def diffusion_presets(args) -> dict[str, dict]:
     return presets
 
 
-def batch_for(preset: str, settings: dict, device: torch.device, cpu_batch: int) -> int:
-    """The preset's batch on a GPU; on a CPU the paper UNet at its batch would take minutes per repeat."""
-    return settings["batch_size"] if device.type == "cuda" or preset == "tiny" else min(cpu_batch, settings["batch_size"])
+def paper_on_cpu(preset: str, device: torch.device) -> bool:
+    """The paper UNet takes seconds per step on a CPU: such rows use a small batch, few steps and fewer variants."""
+    return preset == "paper" and device.type == "cpu"
 
 
 # ---- groups ----
 def bench_diffusion_train(args, device) -> list[dict]:
     rows = []
     for preset, settings in diffusion_presets(args).items():
-        batch = batch_for(preset, settings, device, args.cpu_paper_batch)
-        cpu_paper = device.type == "cpu" and preset == "paper"  # ~20 s a step: the two fp32 variants only
-        for variant in ["fp32", "fp32+channels_last"] if cpu_paper else variants(device):
+        slow = paper_on_cpu(preset, device)
+        batch = min(args.cpu_paper_batch, settings["batch_size"]) if slow else settings["batch_size"]
+        for variant in ["fp32", "fp32+channels_last"] if slow else variants(device):
             torch.manual_seed(0)
             unet = prepare(diffusion.build_unet(settings, 10), variant, device)
             optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-4)
@@ -167,8 +167,7 @@ def bench_sampling(args, device) -> list[dict]:
     rows = []
     presets = diffusion_presets(args)
     for preset, settings in presets.items():
-        # the paper UNet takes seconds per step on a CPU: a few steps of two samplers, fp32 only
-        on_cpu_paper = device.type == "cpu" and preset == "paper"
+        on_cpu_paper = paper_on_cpu(preset, device)  # a few steps of two samplers, fp32 only
         samplers = [("ddpm", 1000), ("ddim", 25)] if on_cpu_paper else [("ddpm", 1000), ("ddim", 50), ("ddim", 25),
                                                                          ("dpmsolver++", 20)]
         batch = args.cpu_paper_batch if on_cpu_paper else args.sample_batch

@@ -77,8 +77,9 @@ def mean_std_strings(means: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def html_page(means: pd.DataFrame, table: pd.DataFrame) -> str:
-    """One self-contained page: the mean ± std table, then every run; columns empty in every row are left out."""
+def html_page(shown_means: pd.DataFrame, shown_runs: pd.DataFrame) -> str:
+    """One self-contained page: the mean ± std table, then every run (both as shown in the Markdown tables);
+    columns empty in every row are left out."""
     def html_table(frame: pd.DataFrame) -> str:
         frame = frame.replace("", pd.NA).dropna(axis=1, how="all")
         return frame.to_html(index=False, na_rep="", border=0, classes="results")
@@ -88,7 +89,7 @@ def html_page(means: pd.DataFrame, table: pd.DataFrame) -> str:
              "table.results th{background:#f3f3f3}p{max-width:70em;font-size:13px}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>DDB results</title><style>{style}</style>"
             f"</head><body><h2>Results, mean ± std over seeds</h2><p>{html.escape(NOTE.strip())}</p>"
-            f"{html_table(mean_std_strings(means))}<h2>Results per run</h2>{html_table(percent(table))}</body></html>\n")
+            f"{html_table(shown_means)}<h2>Results per run</h2>{html_table(shown_runs)}</body></html>\n")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -108,10 +109,11 @@ def main(argv=None) -> None:
     for name, frame in (("summary", table), ("summary_mean", means)):
         with atomic_file(args.out_dir / f"{name}.csv") as tmp:
             frame.to_csv(tmp, index=False)
-    write_text(args.out_dir / "summary.md", markdown(percent(table), "Results per run"))
-    write_text(args.out_dir / "summary_mean.md", markdown(mean_std_strings(means), "Results, mean ± std over seeds"))
-    write_text(args.out_dir / "summary.html", html_page(means, table))
-    log.info("collected %d runs:\n%s", len(table), mean_std_strings(means).to_string(index=False))
+    shown_runs, shown_means = percent(table), mean_std_strings(means)
+    write_text(args.out_dir / "summary.md", markdown(shown_runs, "Results per run"))
+    write_text(args.out_dir / "summary_mean.md", markdown(shown_means, "Results, mean ± std over seeds"))
+    write_text(args.out_dir / "summary.html", html_page(shown_means, shown_runs))
+    log.info("collected %d runs:\n%s", len(table), shown_means.to_string(index=False))
 
 
 if __name__ == "__main__":

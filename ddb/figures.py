@@ -68,10 +68,14 @@ def synthetic_vs_real_figure(rows: list[dict]) -> plt.Figure:
     return fig
 
 
+def class_names(metadata: pd.DataFrame) -> dict[int, str]:
+    return metadata.drop_duplicates("label").set_index("label")["label_name"].to_dict()
+
+
 def synthetic_vs_real_rows(metadata: pd.DataFrame, root: Path, synthetic_dirs: list[Path], seed: int = 0) -> list[dict]:
     """A random sample of each class's synthetic images and real training images, at the synthetic size."""
     train = metadata[metadata["split"] == "train"]
-    names = metadata.drop_duplicates("label").set_index("label")["label_name"]
+    names = class_names(metadata)
     rows = []
     for k, folder in enumerate(synthetic_dirs):
         files = sorted(Path(folder).glob("*.png"))
@@ -251,8 +255,7 @@ def main(argv=None) -> None:
         known = metadata.dropna(subset=["bias"])
         aligned = {(int(r.label), int(r.bias)): bool(r.bias_aligned)
                    for r in known[known["split"] == "test"].drop_duplicates(["label", "bias"]).itertuples()}
-        class_names = metadata.drop_duplicates("label").set_index("label")["label_name"].to_dict()
-        fig = group_accuracy_figure(group_accuracy_table(metrics), aligned, class_names, args.dataset)
+        fig = group_accuracy_figure(group_accuracy_table(metrics), aligned, class_names(metadata), args.dataset)
     save_figure(fig, args.out)
     log.info("wrote %s", args.out)
 

@@ -20,10 +20,10 @@ from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
 from ddb.data import load_split, load_synthetic
 from ddb.logs import start_stage
-from ddb.models import build_classifier, save_classifier
+from ddb.models import save_classifier
 from ddb.tables import read_table
 from ddb.training import (BatchSampler, BestKeeper, Checkpoint, autocast, build_optimizer, input_fingerprint,
-                          place, predict_logits, rng_state, set_rng_state, setup)
+                          new_classifier, predict_logits, rng_state, set_rng_state, setup)
 
 log = logging.getLogger("ddb.train_amplifier")
 
@@ -59,7 +59,7 @@ def main(argv=None) -> None:
     log.info("%d %s images (%d classes, %d px): %d train, %d held out", len(data), trained_on, num_classes,
              image_size, len(train), len(holdout))
 
-    model = place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
+    model = new_classifier(settings, num_classes, device)
     optimizer = build_optimizer(model.parameters(), settings)
     batches = BatchSampler(len(train), settings["batch_size"], generator)
     steps_per_epoch = max(1, len(train) // settings["batch_size"])

@@ -33,10 +33,10 @@ from ddb.jtt import automatic_upweight, upsampling_weights
 from ddb.logs import Progress, start_stage
 from ddb.methods import METHODS
 from ddb.metrics import classification_metrics, selection_score
-from ddb.models import build_classifier, load_classifier, save_classifier
+from ddb.models import load_classifier, save_classifier
 from ddb.tables import read_table
 from ddb.training import (BatchSampler, BestKeeper, Checkpoint, augment, autocast, build_optimizer,
-                          input_fingerprint, place, predict_logits, rng_state, set_rng_state, setup)
+                          input_fingerprint, new_classifier, predict_logits, rng_state, set_rng_state, setup)
 
 log = logging.getLogger("ddb.train_debiased")
 
@@ -120,11 +120,11 @@ def build_objective(method: str, recipe: dict, args, metadata: pd.DataFrame, tra
         amplifier.requires_grad_(False)
         return objectives.FrozenAmplifierReweighting(amplifier, train.labels, recipe)
     if method == "lff":
-        biased = place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
+        biased = new_classifier(settings, num_classes, device)
         return objectives.LearningFromFailure(biased, train.labels, recipe)
     if method == "jtt":
         steps_per_epoch = max(1, len(train) // settings["batch_size"])
-        identifier = place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
+        identifier = new_classifier(settings, num_classes, device)
         fit(identifier, objectives.Objective(), train, settings, recipe["identification_epochs"] * steps_per_epoch,
             generator, device, what="jtt identification")
         wrong = predict_logits(identifier, train.images, device).argmax(1) != train.labels
@@ -185,7 +185,7 @@ def main(argv=None) -> None:
     num_classes = int(metadata["label"].max()) + 1
     generator = torch.Generator().manual_seed(args.seed)
     # The target model is built first, so its initial weights depend on the seed alone, not on the method.
-    model = place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
+    model = new_classifier(settings, num_classes, device)
     objective = build_objective(args.method, recipe, args, metadata, train, settings, num_classes, generator, device)
 
     def validate(model):

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ddb.atomic import atomic_file
+from ddb.models import build_classifier
 
 log = logging.getLogger("ddb.training")
 
@@ -82,6 +83,11 @@ def place(model: nn.Module, device: torch.device, settings: dict) -> nn.Module:
     the weights' format from the first convolution on)."""
     model = model.to(device)
     return model.to(memory_format=torch.channels_last) if settings.get("channels_last") else model
+
+
+def new_classifier(settings: dict, num_classes: int, device: torch.device) -> nn.Module:
+    """A freshly initialised classifier of a stage's ``settings`` (arch, pretrained, channels_last) on ``device``."""
+    return place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
 
 
 def rng_state(generator: torch.Generator) -> dict:
