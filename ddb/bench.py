@@ -101,7 +101,7 @@ def measure(fn, items: int, device: torch.device, warmup: int, repeats: int, sca
 
 
 def precision_context(device: torch.device, variant: str):
-    return autocast(device, "bf16" if "bf16" in variant else "fp32")
+    return autocast(device, "bf16" in variant)
 
 
 def prepare(model: torch.nn.Module, variant: str, device: torch.device) -> torch.nn.Module:

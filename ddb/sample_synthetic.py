@@ -21,7 +21,7 @@ from ddb.atomic import atomic_dir, atomic_file
 from ddb.config import stage_settings
 from ddb.data import image_grid
 from ddb.logs import Progress, start_stage
-from ddb.training import autocast, place, setup
+from ddb.training import autocast, place, setup, uses_bf16
 
 log = logging.getLogger("ddb.sample_synthetic")
 
@@ -52,8 +52,10 @@ def main(argv=None) -> None:
     generator = torch.Generator(device).manual_seed(settings["seed"] * 1000 + args.class_index)
     name = info["class_names"][args.class_index]
     total = settings["images_per_class"]
-    log.info("class %d (%s): %d images, %s %d steps, w = %g", args.class_index, name, total,
-             settings["scheduler"], settings["num_inference_steps"], settings["guidance_w"])
+    bf16 = uses_bf16(device, settings["precision"], cpu_auto=True)
+    log.info("class %d (%s): %d images, %s %d steps, w = %g, %s on %s", args.class_index, name, total,
+             settings["scheduler"], settings["num_inference_steps"], settings["guidance_w"],
+             "bf16 autocast" if bf16 else "fp32", device)
 
     # progress in denoising steps: with 1,000-step ancestral sampling one batch alone takes long
     total_steps = -(-total // settings["batch_size"]) * settings["num_inference_steps"]
@@ -68,7 +70,7 @@ def main(argv=None) -> None:
         for start in range(0, total, settings["batch_size"]):
             n = min(settings["batch_size"], total - start)
             labels = torch.full((n,), args.class_index, dtype=torch.long, device=device)
-            with autocast(device, settings["precision"]):
+            with autocast(device, bf16):
                 images = diffusion.to_uint8(diffusion.sample(unet, scheduler, labels, settings["guidance_w"],
                                                              settings["num_inference_steps"], generator,
                                                              info["null_label"], on_step=step_done))

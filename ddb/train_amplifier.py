@@ -23,7 +23,7 @@ from ddb.logs import start_stage
 from ddb.models import save_classifier
 from ddb.tables import read_table
 from ddb.training import (BatchSampler, BestKeeper, Checkpoint, autocast, build_optimizer, input_fingerprint,
-                          new_classifier, predict_logits, rng_state, set_rng_state, setup)
+                          new_classifier, predict_logits, rng_state, set_rng_state, setup, uses_bf16)
 
 log = logging.getLogger("ddb.train_amplifier")
 
@@ -80,7 +80,7 @@ def main(argv=None) -> None:
         losses = []
         for _ in range(steps_per_epoch):
             idx = train[next(batches)]
-            with autocast(device, settings["precision"]):
+            with autocast(device, uses_bf16(device, settings["precision"])):
                 logits = model(data.images[idx].to(device).float().div_(255))
                 loss = F.cross_entropy(logits, data.labels[idx].to(device))
             optimizer.zero_grad(set_to_none=True)

@@ -35,8 +35,8 @@ from ddb.methods import METHODS
 from ddb.metrics import classification_metrics, selection_score
 from ddb.models import load_classifier, save_classifier
 from ddb.tables import read_table
-from ddb.training import (BatchSampler, BestKeeper, Checkpoint, augment, autocast, build_optimizer,
-                          input_fingerprint, new_classifier, predict_logits, rng_state, set_rng_state, setup)
+from ddb.training import (BatchSampler, BestKeeper, Checkpoint, augment, autocast, build_optimizer, input_fingerprint,
+                          new_classifier, predict_logits, rng_state, set_rng_state, setup, uses_bf16)
 
 log = logging.getLogger("ddb.train_debiased")
 
@@ -75,7 +75,7 @@ def fit(model, objective: objectives.Objective, train: ImageSet, settings: dict,
             images = augment(images, generator, settings["augment_shift"])
         images = images.to(device).float().div_(255)
         labels = train.labels[idx].to(device)
-        with autocast(device, settings["precision"]):
+        with autocast(device, uses_bf16(device, settings["precision"])):
             per_sample_ce = F.cross_entropy(model(images), labels, reduction="none")
             loss = objective.loss(idx, images, labels, per_sample_ce)
         optimizer.zero_grad(set_to_none=True)

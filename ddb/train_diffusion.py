@@ -23,8 +23,8 @@ from ddb.config import stage_settings
 from ddb.data import load_split
 from ddb.logs import Progress, start_stage
 from ddb.tables import read_table
-from ddb.training import (BatchSampler, Checkpoint, autocast, input_fingerprint, place, rng_state,
-                          set_rng_state, setup)
+from ddb.training import (BatchSampler, Checkpoint, autocast, input_fingerprint, place, rng_state, set_rng_state,
+                          setup, uses_bf16)
 
 log = logging.getLogger("ddb.train_diffusion")
 
@@ -86,7 +86,7 @@ def main(argv=None) -> None:
         idx = next(batches)
         clean_images = clean_all[idx].to(device)
         labels = diffusion.drop_labels(train.labels[idx], settings["p_uncond"], num_classes, generator).to(device)
-        with autocast(device, settings["precision"]):
+        with autocast(device, uses_bf16(device, settings["precision"])):
             loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

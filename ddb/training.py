@@ -71,10 +71,23 @@ class BatchSampler:
         self.order, self.position = state["order"], state["position"]
 
 
-def autocast(device: torch.device, precision: str = "auto"):
-    """bf16 autocast for ``precision`` bf16, or auto on GPUs that support it; fp32 otherwise (CPU runs stay exact
-    and deterministic)."""
-    enabled = precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 in hardware: CUDA GPUs that support it, CPUs with AVX512-BF16 or AMX."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def uses_bf16(device: torch.device, precision: str = "auto", cpu_auto: bool = False) -> bool:
+    """Whether a stage runs under bf16 autocast. ``auto`` = bf16 on CUDA GPUs that support it; with ``cpu_auto`` also
+    on CPUs with native bf16 (sampling, where the sampler check measured it to keep the amplifier's AUROC; training
+    on a CPU stays fp32 because its effect on the results is not measured)."""
+    if precision != "auto":
+        return precision == "bf16"
+    return native_bf16(device) and (device.type == "cuda" or cpu_auto)
+
+
+def autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 

@@ -5,7 +5,7 @@ from ddb.config import stage_settings
 
 def test_stage_settings_fill_schema_defaults():
     s = stage_settings("sampling")
-    assert s["guidance_w"] == 1.0 and s["scheduler"] == "ddim"
+    assert s["guidance_w"] == 1.0 and s["scheduler"] == "dpmsolver++"
     assert stage_settings("sampling", '{"images_per_class": 7}')["images_per_class"] == 7
 
 

@@ -72,3 +72,13 @@ def test_paper_preset_builds_the_author_unet_shape():
     assert unet.config.num_class_embeds == 3
     sampling = stage_settings("sampling", preset["sampling"])
     assert (sampling["scheduler"], sampling["num_inference_steps"], sampling["images_per_class"]) == ("ddpm", 1000, 1000)
+
+
+def test_precision_auto_uses_bf16_only_where_measured(monkeypatch):
+    from ddb import training
+    cpu = torch.device("cpu")
+    assert training.uses_bf16(cpu, "bf16") and not training.uses_bf16(cpu, "fp32", cpu_auto=True)
+    for native in (True, False):
+        monkeypatch.setattr(training, "native_bf16", lambda device, native=native: native)
+        assert training.uses_bf16(cpu, "auto", cpu_auto=True) is native  # sampling: the sampler check measured it
+        assert training.uses_bf16(cpu, "auto") is False                   # CPU training stays fp32
