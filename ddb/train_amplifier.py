@@ -75,12 +75,13 @@ def main(argv=None) -> None:
         set_rng_state(generator, state["rng"])
         best.load_state_dict(state["best"])
         history, first_epoch = state["history"], state["step"] + 1
+    bf16 = uses_bf16(device, settings["precision"])
     for epoch in range(first_epoch, settings["epochs"] + 1):
         model.train()
         losses = []
         for _ in range(steps_per_epoch):
             idx = train[next(batches)]
-            with autocast(device, uses_bf16(device, settings["precision"])):
+            with autocast(device, bf16):
                 logits = model(data.images[idx].to(device).float().div_(255))
                 loss = F.cross_entropy(logits, data.labels[idx].to(device))
             optimizer.zero_grad(set_to_none=True)

@@ -68,6 +68,7 @@ def fit(model, objective: objectives.Objective, train: ImageSet, settings: dict,
 
     for module in (model, *objective.extra_modules):
         module.train()
+    bf16 = uses_bf16(device, settings["precision"])
     for step in range(first_step, steps + 1):
         idx = next(batches)
         images = train.images[idx]
@@ -75,7 +76,7 @@ def fit(model, objective: objectives.Objective, train: ImageSet, settings: dict,
             images = augment(images, generator, settings["augment_shift"])
         images = images.to(device).float().div_(255)
         labels = train.labels[idx].to(device)
-        with autocast(device, uses_bf16(device, settings["precision"])):
+        with autocast(device, bf16):
             per_sample_ce = F.cross_entropy(model(images), labels, reduction="none")
             loss = objective.loss(idx, images, labels, per_sample_ce)
         optimizer.zero_grad(set_to_none=True)

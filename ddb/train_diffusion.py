@@ -82,11 +82,12 @@ def main(argv=None) -> None:
                 "rng": rng_state(generator), "history": history, "running": running}
 
     unet.train()
+    bf16 = uses_bf16(device, settings["precision"])
     for step in range(first_step, settings["steps"] + 1):
         idx = next(batches)
         clean_images = clean_all[idx].to(device)
         labels = diffusion.drop_labels(train.labels[idx], settings["p_uncond"], num_classes, generator).to(device)
-        with autocast(device, uses_bf16(device, settings["precision"])):
+        with autocast(device, bf16):
             loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -84,7 +84,7 @@ def uses_bf16(device: torch.device, precision: str = "auto", cpu_auto: bool = Fa
     on a CPU stays fp32 because its effect on the results is not measured)."""
     if precision != "auto":
         return precision == "bf16"
-    return (device.type == "cuda" or cpu_auto) and native_bf16(device)  # cheap check first: called every step
+    return (device.type == "cuda" or cpu_auto) and native_bf16(device)
 
 
 def autocast(device: torch.device, enabled: bool):
