@@ -258,11 +258,11 @@ def download_source(files: list[RemoteFile], folder: Path, out: Path, **fetch_op
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from ddb.sources import SOURCES
+    from ddb.sources import DOWNLOADABLE
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--source", required=True, choices=sorted(s for s, v in SOURCES.items() if v.files),
-                   help="dataset source whose files to fetch")
+    p.add_argument("--source", required=True, choices=DOWNLOADABLE,
+                   help="dataset source (or UrbanCars component) whose files to fetch")
     p.add_argument("--downloads", required=True, type=Path, help="folder of the archives (and of manual drop-ins)")
     p.add_argument("--out", required=True, type=Path, help="output folder of the extracted archives")
     p.add_argument("--mirror", action="append", default=[],
@@ -274,12 +274,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    from ddb.sources import SOURCES
+    from ddb.sources import download_files
 
     args = parse_args(argv)
     start_stage(log, args)
     files = [RemoteFile(**{**f.__dict__, "urls": tuple(f"{m.rstrip('/')}/{f.name}" for m in args.mirror) + f.urls})
-             for f in SOURCES[args.source].files]
+             for f in download_files(args.source)]
     try:
         download_source(files, args.downloads, args.out)
     except (DownloadError, UnsafeArchiveError) as error:

@@ -404,8 +404,31 @@ def build_imagenet9(raw: Path, image_dir: Path, prefix: str, settings: dict) -> 
 
 
 # ---- UrbanCars (Li et al. 2023): label = car type, two biases (background, co-occurring object) ----
-URBANCARS_ARCHIVE = "urbancars.zip"
+URBANCARS_ARCHIVE = "urbancars.zip"  # origin: drop_in (a folder Whac-A-Mole's script made)
 URBANCARS_VALUES = ("country", "urban")
+# origin: generate (ddb/generate_urbancars.py) composites it from three downloads, as its authors do
+CARS_TRAIN, CARS_TEST, CARS_DEVKIT = "cars_train.tgz", "cars_test.tgz", "car_devkit.tgz"
+CARS_TEST_LABELS = "cars_test_annos_withlabels.mat"
+PLACES365_ARCHIVE = "places365standard_easyformat.tar"
+LVIS_ARCHIVES = ("lvis_v1_train.json.zip", "lvis_v1_val.json.zip")
+COCO_ARCHIVES = ("train2017.zip", "val2017.zip")
+STANFORD_CARS_MANUAL = ("a mirror of the original Stanford Cars files (ai.stanford.edu/~jkrause is gone; "
+                        "pytorch/vision issue #7545 lists Kaggle mirrors)")
+URBANCARS_COMPONENTS: dict[str, tuple[RemoteFile, ...]] = {
+    "stanford_cars": (
+        *(RemoteFile(name, None, (), manual=STANFORD_CARS_MANUAL) for name in (CARS_TRAIN, CARS_TEST, CARS_DEVKIT)),
+        RemoteFile(CARS_TEST_LABELS, None, (), manual=STANFORD_CARS_MANUAL, extract=False)),
+    # 24 GB: read in place, never extracted
+    "places365": (RemoteFile(PLACES365_ARCHIVE, None, (
+        "http://data.csail.mit.edu/places/places365/places365standard_easyformat.tar",), extract=False,
+        manual="http://places2.csail.mit.edu/download.html (Places365-Standard, easyformat)"),),
+    "lvis_coco": (
+        *(RemoteFile(name, None, (f"https://dl.fbaipublicfiles.com/LVIS/{name}",), manual="https://www.lvisdataset.org")
+          for name in LVIS_ARCHIVES),
+        # 19 GB of COCO images: read in place from the zips
+        *(RemoteFile(name, None, (f"http://images.cocodataset.org/zips/{name}",), extract=False,
+                     manual="https://cocodataset.org/#download") for name in COCO_ARCHIVES)),
+}
 
 
 def urbancars_bias(bg: int, co_occur_obj: int) -> int:
@@ -414,13 +437,14 @@ def urbancars_bias(bg: int, co_occur_obj: int) -> int:
 
 
 def build_urbancars(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
-    base = raw / URBANCARS_ARCHIVE
+    """From the Whac-A-Mole layout: ``raw`` is the generate_urbancars output, or the extracted drop-in zip."""
+    base = raw / URBANCARS_ARCHIVE if settings["origin"] == "drop_in" else raw
     folders = {"train": sorted(base.glob("**/bg-0.95_co_occur_obj-0.95/train")),
                "val": sorted(base.glob("**/bg-0.5_co_occur_obj-0.5/val")),
                "test": sorted(base.glob("**/bg-0.5_co_occur_obj-0.5/test"))}
     missing = [split for split, found in folders.items() if not found]
     if missing:
-        raise DatasetError(f"{URBANCARS_ARCHIVE} lacks the {missing} folders of the Whac-A-Mole layout "
+        raise DatasetError(f"{base} lacks the {missing} folders of the Whac-A-Mole layout "
                            "(bg-0.95_co_occur_obj-0.95/train, bg-0.5_co_occur_obj-0.5/{val,test})")
     originals, records = [], []
     for split, found in folders.items():
@@ -561,10 +585,19 @@ SOURCES: dict[str, Source] = {
     "urbancars": Source(
         build_urbancars, lambda s: 2, "urbancars",
         files=(RemoteFile(URBANCARS_ARCHIVE, None, (), manual=(
-            "no official archive: generate it with facebookresearch/Whac-A-Mole "
-            "scripts/prepare_dataset_models/create_urbancars.sh (Stanford Cars from a Kaggle mirror, Places365, "
-            "COCO/LVIS) and zip the resulting urbancars/ folder")),),
-        description="UrbanCars: urban/country cars with background and co-occurring-object biases"),
+            "only with urbancars.origin: drop_in; the default, origin: generate, composites it from its sources. "
+            "Zip the urbancars/ folder that facebookresearch/Whac-A-Mole "
+            "scripts/prepare_dataset_models/create_urbancars.sh made")),),
+        description="UrbanCars: urban/country cars with background and co-occurring-object biases, generated from "
+                    "Stanford Cars, Places365 and LVIS/COCO (rule generate_urbancars)"),
     "folder": Source(build_folder, byo_num_classes, "generic",
                      description="your own images: a folder plus a CSV with path,label,split[,bias]"),
 }
+
+
+def download_files(name: str) -> tuple[RemoteFile, ...]:
+    """The files the download stage fetches for ``name``: a dataset source or a component UrbanCars is made of."""
+    return URBANCARS_COMPONENTS[name] if name in URBANCARS_COMPONENTS else SOURCES[name].files
+
+
+DOWNLOADABLE = sorted([*(s for s, v in SOURCES.items() if v.files), *URBANCARS_COMPONENTS])

@@ -11,7 +11,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # this checkout's ddb, even where another one is installed
 from ddb.methods import METHODS as METHOD_INFO
-from ddb.sources import SOURCES
+from ddb.sources import DOWNLOADABLE, SOURCES
 
 # Jobs call `python -m ddb.<stage>`: without --sdm conda that is the environment running Snakemake itself,
 # whether or not it was activated.
@@ -106,7 +106,7 @@ wildcard_constraints:
                  + [rf"{m}/(?:{_variant_pattern})" for m in METHOD_INFO if METHOD_INFO[m]["amplifier"] == "synthetic"]),
     seed=r"\d+",
     class_index=r"\d+",
-    source="|".join(name for name, source in SOURCES.items() if source.files),
+    source="|".join(DOWNLOADABLE),
 
 
 def sized(rule, resource, default):
@@ -131,9 +131,16 @@ def class_indices(dataset):
     return list(range(SOURCES[spec["source"]].num_classes(spec[spec["source"]])))
 
 
+def generates_urbancars(spec):
+    return spec["source"] == "urbancars" and spec.get("urbancars", {}).get("origin", "generate") == "generate"
+
+
 def dataset_inputs(wildcards):
-    """A downloadable source's extracted files; a folder dataset's CSV (an edit of it reruns the preparation)."""
+    """A downloadable source's extracted files (UrbanCars: the generated folder); a folder dataset's CSV (an edit of
+    it reruns the preparation)."""
     spec = config["datasets"][wildcards.dataset]
+    if generates_urbancars(spec):
+        return {"raw": f"results/{wildcards.dataset}/data/urbancars"}
     if SOURCES[spec["source"]].files:
         return {"raw": f"results/downloads/{spec['source']}/extracted"}
     if spec["source"] == "folder":

@@ -25,6 +25,38 @@ rule download:
         " --out {output.extracted} > {log} 2>&1"
 
 
+# UrbanCars as its authors make it: Stanford Cars cars over Places365 scenes with LVIS/COCO objects, in the group
+# sizes of the published bias ratios (ddb/generate_urbancars.py). Mask R-CNN cuts the cars out, on a GPU if present.
+rule generate_urbancars:
+    input:
+        cars="results/downloads/stanford_cars/extracted",
+        places="results/downloads/places365/extracted",
+        lvis="results/downloads/lvis_coco/extracted",
+    output:
+        generated=directory("results/{dataset}/data/urbancars"),
+    log:
+        "results/logs/generate_urbancars/{dataset}.log",
+    benchmark:
+        "results/benchmarks/generate_urbancars/{dataset}.tsv"
+    params:
+        # image_size is prepare_data's: changing it does not composite the images again
+        settings=lambda wc: settings_json({k: v for k, v in config["datasets"][wc.dataset]["urbancars"].items()
+                                           if k != "image_size"}),
+        code=code_version("generate_urbancars"),
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=sized("generate_urbancars", "mem_mb", 32000),
+        runtime=sized("generate_urbancars", "runtime", 720),
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Generating UrbanCars for {wildcards.dataset} from Stanford Cars, Places365 and LVIS/COCO"
+    shell:
+        "python -m ddb.generate_urbancars --cars {input.cars} --places {input.places} --lvis {input.lvis}"
+        " --settings {params.settings:q} --out {output.generated} > {log} 2>&1"
+
+
 # Materialise a dataset: images plus the normalised metadata table every later stage reads.
 rule prepare_data:
     input:

@@ -299,7 +299,8 @@ def test_urbancars_drop_in_of_the_generated_layout(tmp_path):
                     group = f"urbancars/{root}/{split}/obj-{obj}_bg-{bg}_co_occur_obj-{co}"
                     members[f"{group}/000.jpg"] = jpeg((9, 9, 9))
                     members[f"{group}/000_mask.png"] = png((0, 0, 0))
-    table = drop_in_and_prepare(tmp_path, "urbancars", "urbancars.zip", zip_bytes(members), '{"image_size": 8}')
+    table = drop_in_and_prepare(tmp_path, "urbancars", "urbancars.zip", zip_bytes(members),
+                                '{"image_size": 8, "origin": "drop_in"}')
     assert table.groupby("split").size().to_dict() == {"test": 8, "train": 8, "val": 8}  # masks are not images
     row = table[table["sample_id"].str.contains("train_obj-urban_bg-country_co_occur_obj-urban")].iloc[0]
     assert (row["label"], row["bias"], row["bias_aligned"]) == (1, 1, False)  # bias = 2 * bg(0) + co(1)

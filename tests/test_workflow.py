@@ -308,6 +308,38 @@ def test_downloaded_and_own_datasets_plan_and_prepare_through_the_workflow(file_
     assert read_table(work / "results/mine/data/metadata.parquet", "metadata")["split"].value_counts()["val"] == 2
 
 
+def test_urbancars_is_generated_from_its_sources_by_a_rule(file_server, tmp_path):
+    from test_urbancars import SETTINGS, lvis_files, places_archive, stanford_cars_files
+
+    work = copy_workflow(tmp_path / "work")
+    for name, data in {"places365standard_easyformat.tar": places_archive(), **lvis_files()}.items():
+        file_server.files[f"/mirror/{name}"] = data
+    (work / "results/downloads/stanford_cars").mkdir(parents=True)
+    for name, data in stanford_cars_files().items():  # the by-hand part, placed where the stage says
+        (work / "results/downloads/stanford_cars" / name).write_bytes(data)
+    config = yaml.safe_load(TINY.read_text())
+    config["datasets"] = {"cars": {"source": "urbancars", "urbancars": {**json.loads(SETTINGS), "image_size": 16}},
+                          "whac": {"source": "urbancars", "urbancars": {"origin": "drop_in"}}}
+    config["run_datasets"] = ["cars", "whac"]
+    (work / "uc.yaml").write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(work, "--configfile", "uc.yaml")
+    # three source downloads and the generation for `cars`; the by-hand urbancars.zip for `whac`
+    assert jobs["download"] == 4 and jobs["generate_urbancars"] == 1 and jobs["prepare_data"] == 2
+    env = {**ENV, "DDB_MIRRORS": f"{file_server.url}/mirror"}
+    cmd = [*SNAKEMAKE, "-s", str(work / "Snakefile"), "-d", str(work), "--cores", "2", "--configfile", "uc.yaml",
+           "--", "results/cars/data/metadata.parquet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=work)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    table = read_table(work / "results/cars/data/metadata.parquet", "metadata")
+    assert table.groupby("split").size().to_dict() == {"test": 8, "train": 40, "val": 8}
+    assert (work / "results/cars/data/urbancars/provenance.csv").exists()
+    # prepare_data's image size is not the generator's business: changing it prepares again, generates nothing
+    config["datasets"]["cars"]["urbancars"]["image_size"] = 24
+    (work / "uc.yaml").write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(work, "--configfile", "uc.yaml", "--", "results/cars/data/metadata.parquet")
+    assert jobs == {"prepare_data": 1}
+
+
 def test_readme_cluster_command_plans_the_dag(tmp_path):
     line = next(l for l in (REPO / "README.md").read_text().splitlines()
                 if l.startswith(".venv/bin/snakemake --workflow-profile profiles/slurm"))

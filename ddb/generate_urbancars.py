@@ -1,0 +1,443 @@
+"""Stage "generate_urbancars": composite UrbanCars (Li et al. 2023, "A Whac-A-Mole Dilemma") from its sources.
+
+As its authors build it, each image is a Stanford Cars car (label: urban or country body type) cut out and pasted
+over a Places365 scene (background cue) with an LVIS/COCO object cut out by its polygon (co-occurring-object cue).
+Per class and split, the group sizes follow the bias ratios: train is 95 % background- and 95 % object-aligned
+(3,610 / 190 / 190 / 10 of 4,000 per class), val and test are balanced. The output has the authors' folder layout
+(``bg-0.95_co_occur_obj-0.95/train/obj-urban_bg-country_co_occur_obj-urban/0000.jpg`` plus ``_mask.png`` and
+``_co_occur_obj_mask.png``), so prepare_data reads a generated folder and a dropped-in one alike, and a
+``provenance.csv`` naming the car, scene and object behind every image.
+
+This is our own implementation of the published description, not the authors' code (theirs is CC-BY-NC): the
+category lists and the car/object placement are ours, documented in ddb/config.schema.yaml and overridable there.
+Train cars come from Stanford Cars' train split, val and test cars from disjoint halves of its test split; scenes
+and objects are split disjointly between train, val and test. A split that needs more cars, scenes or objects than
+its share holds reuses them in a new combination (the log says how often).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ddb.atomic import atomic_dir
+from ddb.config import stage_settings
+from ddb.logs import Progress, start_stage
+from ddb.sources import (CARS_DEVKIT, CARS_TEST, CARS_TEST_LABELS, CARS_TRAIN, COCO_ARCHIVES, LVIS_ARCHIVES,
+                         PLACES365_ARCHIVE, URBANCARS_VALUES, DatasetError, square_image)
+
+log = logging.getLogger("ddb.generate_urbancars")
+TRAIN_RATIO, EVAL_RATIO = 0.95, 0.5  # the published bias ratios (both cues), train and val/test
+SPLITS = ("train", "val", "test")
+CAR_SIDE, CAR_CENTRE = 0.55, (0.5, 0.55)  # longest side and centre of the car, as fractions of the canvas
+OBJECT_SIDE, OBJECT_CENTRES = 0.3, ((0.18, 0.78), (0.82, 0.78))  # the object stands left or right of the car
+
+
+# ---- the plain functions: group sizes, shares of a pool, category matching, cut-outs, placement ----
+def group_counts(n: int, bg_ratio: float, co_ratio: float) -> dict[tuple[bool, bool], int]:
+    """Images of one class by (background aligned, object aligned); the both-aligned group takes the rounding."""
+    bg_only = round(n * (1 - bg_ratio) * co_ratio)  # background conflicts, object aligned
+    co_only = round(n * bg_ratio * (1 - co_ratio))
+    both = round(n * (1 - bg_ratio) * (1 - co_ratio))
+    return {(True, True): n - bg_only - co_only - both, (False, True): bg_only, (True, False): co_only,
+            (False, False): both}
+
+
+def image_specs(per_class: dict[str, int]) -> list[tuple[str, int, int, int]]:
+    """(split, car type, background type, object type) of every image to make; 0 = country, 1 = urban."""
+    specs = []
+    for split in SPLITS:
+        ratio = TRAIN_RATIO if split == "train" else EVAL_RATIO
+        for obj in (0, 1):
+            for (bg_aligned, co_aligned), count in group_counts(per_class[split], ratio, ratio).items():
+                bg, co = (obj if bg_aligned else 1 - obj), (obj if co_aligned else 1 - obj)
+                specs += [(split, obj, bg, co)] * count
+    return specs
+
+
+def allocate(items: list, needs: dict[str, int], rng: np.random.Generator, what: str) -> dict[str, list]:
+    """Disjoint shares of ``items`` for the splits, proportional to what each needs, each cycled to its length."""
+    wanted = {split: n for split, n in needs.items() if n > 0}
+    if len(items) < len(wanted):
+        raise DatasetError(f"{what}: {len(items)} found, but {len(wanted)} splits need some; check the category "
+                           "lists in datasets.<name>.urbancars and that the source archives are complete")
+    order = [items[i] for i in rng.permutation(len(items))]
+    total, shares, start = sum(wanted.values()), {}, 0
+    for k, (split, n) in enumerate(wanted.items()):
+        # at least one item per split, and enough left for the splits after this one
+        size = len(order) - start if k == len(wanted) - 1 else min(
+            max(1, round(len(order) * n / total)), len(order) - start - (len(wanted) - k - 1))
+        share = order[start:start + size]
+        start += size
+        shares[split] = [share[i % len(share)] for i in range(n)]
+        if n > len(share):
+            log.info("%s, %s: %d images use %d distinct ones (each %.1f times on average)", what, split, n,
+                     len(share), n / len(share))
+    return shares
+
+
+def matches(name: str, wanted: list[str]) -> bool:
+    """Whether a category name is one of ``wanted``; '/', '-' and ' ' count as '_' and case is ignored (Places365
+    writes nested categories as field/wild or field-wild depending on the edition)."""
+    def norm(text):
+        return text.lower().replace("/", "_").replace("-", "_").replace(" ", "_")
+
+    return norm(name) in {norm(w) for w in wanted}
+
+
+def car_type(class_name: str, urban_types: list[str], country_types: list[str]) -> int | None:
+    """1 urban, 0 country, None neither: the body type is the word before the year ('Acura TL Sedan 2012')."""
+    words = class_name.split()
+    if words and words[-1].isdigit():
+        words = words[:-1]
+    if not words:
+        return None
+    if matches(words[-1], urban_types):
+        return 1
+    if matches(words[-1], country_types):
+        return 0
+    return None
+
+
+def polygon_mask(size: tuple[int, int], polygons: list[list[float]], offset=(0.0, 0.0)) -> Image.Image:
+    """Binary ('L') mask of COCO polygons ([x0, y0, x1, y1, ...] each) in an image of ``size``, shifted by -offset."""
+    mask = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(mask)
+    for polygon in polygons:
+        points = [(x - offset[0], y - offset[1]) for x, y in zip(polygon[0::2], polygon[1::2])]
+        if len(points) >= 3:
+            draw.polygon(points, fill=255)
+    return mask
+
+
+def box_iou(a, b) -> float:
+    """IoU of two (x1, y1, x2, y2) boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+
+def select_car_instance(boxes, labels, scores, annotated_box, car_labels=(3, 8), min_score=0.5,
+                        min_iou=0.5) -> int | None:
+    """Index of the detected car (COCO label 3 car or 8 truck) that best overlaps the annotated box, or None when
+    no confident detection overlaps it enough (then the annotated box is the cut-out)."""
+    best, best_iou = None, min_iou
+    for i, (box, label, score) in enumerate(zip(boxes, labels, scores)):
+        if int(label) in car_labels and float(score) >= min_score:
+            iou = box_iou([float(v) for v in box], annotated_box)
+            if iou >= best_iou:
+                best, best_iou = i, iou
+    return best
+
+
+def paste(canvas: Image.Image, cutout: Image.Image, mask: Image.Image, longest: float, centre) -> Image.Image:
+    """Scale ``cutout`` (and its mask) so its longest side is ``longest`` px, paste it centred at ``centre`` through
+    its mask; returns the mask's footprint on the canvas."""
+    scale = longest / max(cutout.size)
+    size = (max(1, round(cutout.width * scale)), max(1, round(cutout.height * scale)))
+    cutout = cutout.resize(size, Image.Resampling.BICUBIC)
+    mask = mask.resize(size, Image.Resampling.BILINEAR)
+    corner = (round(centre[0] - size[0] / 2), round(centre[1] - size[1] / 2))
+    canvas.paste(cutout, corner, mask)
+    footprint = Image.new("L", canvas.size, 0)
+    footprint.paste(mask, corner)
+    return footprint
+
+
+def composite(scene: Image.Image, car: Image.Image, car_mask: Image.Image, thing: Image.Image,
+              thing_mask: Image.Image, canvas: int, object_left: bool):
+    """An UrbanCars image: the scene, the object beside the car, the car in front. Returns the image and the car's
+    and the object's masks on it (the car covers what it overlaps of the object)."""
+    image = scene.copy()
+    centre = OBJECT_CENTRES[0 if object_left else 1]
+    thing_footprint = paste(image, thing, thing_mask, OBJECT_SIDE * canvas, (centre[0] * canvas, centre[1] * canvas))
+    car_footprint = paste(image, car, car_mask, CAR_SIDE * canvas, (CAR_CENTRE[0] * canvas, CAR_CENTRE[1] * canvas))
+    visible = np.asarray(thing_footprint) * (np.asarray(car_footprint) < 128)
+    return image, car_footprint, Image.fromarray(visible.astype(np.uint8))
+
+
+# ---- reading the sources ----
+@dataclass(frozen=True)
+class Car:
+    file: str  # e.g. cars_train/00001.jpg
+    box: tuple[float, float, float, float]  # annotated x1, y1, x2, y2
+    kind: int  # 1 urban, 0 country
+    class_name: str
+
+
+def _mat_records(path: Path, key: str):
+    from scipy.io import loadmat
+
+    if not path.is_file():
+        raise DatasetError(f"{path} not found: the Stanford Cars files are incomplete (see the download stage's "
+                           "message for what to place where)")
+    return np.atleast_1d(loadmat(path, squeeze_me=True)[key])
+
+
+def read_stanford_cars(root: Path, settings: dict) -> dict[str, list[Car]]:
+    """Urban and country cars of Stanford Cars' train and test splits (annotated boxes, 1-based class ids)."""
+    names = [str(n) for n in _mat_records(root / CARS_DEVKIT / "devkit" / "cars_meta.mat", "class_names")]
+    kinds = {i + 1: car_type(n, settings["urban_car_types"], settings["country_car_types"]) for i, n in enumerate(names)}
+    cars = {}
+    for split, annotations, folder in (
+            ("train", root / CARS_DEVKIT / "devkit" / "cars_train_annos.mat", root / CARS_TRAIN / "cars_train"),
+            ("test", root / CARS_TEST_LABELS, root / CARS_TEST / "cars_test")):
+        cars[split] = []
+        for record in _mat_records(annotations, "annotations"):
+            label = int(record["class"])
+            if kinds.get(label) is None:
+                continue
+            file = folder / str(record["fname"])
+            if not file.is_file():
+                raise DatasetError(f"{file} not found: {annotations.name} lists it; the image archive is incomplete")
+            box = tuple(float(record[k]) for k in ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"))
+            cars[split].append(Car(str(file.relative_to(root)), box, kinds[label], names[label - 1]))
+        for kind in (0, 1):
+            if not any(c.kind == kind for c in cars[split]):
+                raise DatasetError(f"no {URBANCARS_VALUES[kind]} cars in Stanford Cars {split}: no class name ends in "
+                                   f"one of {settings[f'{URBANCARS_VALUES[kind]}_car_types']} (before the year)")
+    log.info("Stanford Cars: %s", {s: {URBANCARS_VALUES[k]: sum(c.kind == k for c in v) for k in (0, 1)}
+                                   for s, v in cars.items()})
+    return cars
+
+
+def read_places(archive: Path, settings: dict) -> tuple[tarfile.TarFile, dict[int, list[tarfile.TarInfo]]]:
+    """Scenes of the urban (1) and country (0) categories, read in place from the easyformat tar (train and val)."""
+    if not archive.exists():
+        raise DatasetError(f"{archive} not found: the places365 download is incomplete")
+    tar = tarfile.open(archive)
+    scenes = {0: [], 1: []}
+    for member in tar:  # streams the headers; the images stay in the tar
+        parts = member.name.split("/")
+        if member.isfile() and len(parts) >= 3 and parts[-3] in ("train", "val") and member.name.endswith(".jpg"):
+            for kind in (0, 1):
+                if matches(parts[-2], settings[f"{URBANCARS_VALUES[kind]}_places"]):
+                    scenes[kind].append(member)
+    tar.members = []  # 1.8 M headers need not stay in memory
+    for kind in (0, 1):
+        if not scenes[kind]:
+            raise DatasetError(f"{archive}: no images in the Places365 categories "
+                               f"{settings[f'{URBANCARS_VALUES[kind]}_places']} (<split>/<category>/*.jpg)")
+    log.info("Places365: %d urban and %d country scenes", len(scenes[1]), len(scenes[0]))
+    return tar, scenes
+
+
+@dataclass(frozen=True)
+class Thing:
+    annotation: int  # LVIS annotation id
+    image: str  # COCO zip member, e.g. train2017/000000391895.jpg
+    box: tuple[float, float, float, float]  # x, y, width, height
+    polygons: tuple[tuple[float, ...], ...]
+
+
+def read_lvis(root: Path, settings: dict) -> dict[int, list[Thing]]:
+    """LVIS v1 instances (train and val annotations) of the co-occurring object categories, large enough."""
+    wanted = {kind: settings[f"{URBANCARS_VALUES[kind]}_objects"] for kind in (0, 1)}
+    things = {0: [], 1: []}
+    for name in LVIS_ARCHIVES:
+        path = root / name / name.removesuffix(".zip")
+        if not path.is_file():
+            raise DatasetError(f"{path} not found: {name} does not have the LVIS layout")
+        with open(path) as f:
+            lvis = json.load(f)
+        kind_of = {}
+        for category in lvis["categories"]:
+            for kind in (0, 1):
+                if any(matches(n, wanted[kind]) for n in [category["name"], *category.get("synonyms", [])]):
+                    kind_of[category["id"]] = kind
+        images = {image["id"]: image for image in lvis["images"]}
+        for annotation in lvis["annotations"]:
+            kind = kind_of.get(annotation["category_id"])
+            x, y, w, h = annotation["bbox"]
+            if kind is None or w * h < settings["min_object_area"] or not annotation.get("segmentation"):
+                continue
+            url = images[annotation["image_id"]]["coco_url"]  # .../train2017/000000391895.jpg
+            member = "/".join(url.rsplit("/", 2)[-2:])
+            things[kind].append(Thing(annotation["id"], member, (x, y, w, h),
+                                      tuple(tuple(p) for p in annotation["segmentation"])))
+    for kind in (0, 1):
+        if not things[kind]:
+            raise DatasetError(f"no LVIS instances of {wanted[kind]} with a box of at least "
+                               f"{settings['min_object_area']} px^2 in {root}")
+    log.info("LVIS: %d urban and %d country objects", len(things[1]), len(things[0]))
+    return things
+
+
+def cut_thing(coco: dict[str, zipfile.ZipFile], thing: Thing) -> tuple[Image.Image, Image.Image]:
+    """The object's box cropped from its COCO image and its polygon mask over that crop."""
+    folder = thing.image.split("/")[0]
+    if folder not in coco:
+        raise DatasetError(f"LVIS names {thing.image}, which is in none of {sorted(coco)}")
+    with coco[folder].open(thing.image) as f, Image.open(f) as image:
+        image = image.convert("RGB")
+    x, y, w, h = thing.box
+    crop = tuple(round(v) for v in (x, y, x + w, y + h))
+    return image.crop(crop), polygon_mask((crop[2] - crop[0], crop[3] - crop[1]), list(thing.polygons), crop[:2])
+
+
+class CarCutter:
+    """Car photos cropped to the car with its mask: the annotated box, or a Mask R-CNN instance inside it."""
+
+    def __init__(self, root: Path, method: str, model=None):
+        self.root, self.method, self.model = root, method, model
+        self.fallbacks = 0
+        self.cut_outs = {}  # car file -> (crop box, 1-bit mask): a reused car is segmented once
+        if method == "maskrcnn" and model is None:
+            self.model = load_maskrcnn()
+
+    def __call__(self, car: Car) -> tuple[Image.Image, Image.Image]:
+        with Image.open(self.root / car.file) as image:
+            image = image.convert("RGB")
+        if car.file not in self.cut_outs:
+            box = tuple(round(v) for v in car.box)
+            mask = Image.new("L", image.size, 0)
+            mask.paste(255, box)
+            if self.method == "maskrcnn":
+                instance = self.instance_mask(image, car.box)
+                if instance is None:
+                    self.fallbacks += 1
+                else:
+                    mask = instance
+                    box = mask.getbbox() or box
+            self.cut_outs[car.file] = box, mask.crop(box).convert("1")
+        box, mask = self.cut_outs[car.file]
+        return image.crop(box), mask.convert("L")
+
+    def instance_mask(self, image: Image.Image, box) -> Image.Image | None:
+        import torch
+        from torchvision.transforms.functional import pil_to_tensor
+
+        device = next(self.model.parameters()).device
+        with torch.no_grad():
+            out = self.model([pil_to_tensor(image).float().div(255).to(device)])[0]
+        best = select_car_instance(out["boxes"].tolist(), out["labels"].tolist(), out["scores"].tolist(), box)
+        if best is None:
+            return None
+        return Image.fromarray((out["masks"][best, 0] > 0.5).cpu().numpy().astype(np.uint8) * 255)
+
+
+def load_maskrcnn():
+    """torchvision's Mask R-CNN v2 with COCO weights, in eval mode, on the GPU when there is one."""
+    import torch
+    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_V2_Weights, maskrcnn_resnet50_fpn_v2
+
+    weights = MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1
+    try:
+        model = maskrcnn_resnet50_fpn_v2(weights=weights)
+    except Exception as err:  # no network and no cached file
+        raise DatasetError(
+            f"could not load the Mask R-CNN COCO weights that cut the cars out ({type(err).__name__}: {err}). Place "
+            f"{weights.url.rsplit('/', 1)[-1]} (from {weights.url}) in $TORCH_HOME/hub/checkpoints/, or set "
+            "datasets.<name>.urbancars.car_mask: bbox to paste the annotated boxes instead") from None
+    return model.eval().to("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# ---- the stage ----
+def group_folder(obj: int, bg: int, co: int) -> str:
+    return f"obj-{URBANCARS_VALUES[obj]}_bg-{URBANCARS_VALUES[bg]}_co_occur_obj-{URBANCARS_VALUES[co]}"
+
+
+def ratio_folder(split: str) -> str:
+    ratio = TRAIN_RATIO if split == "train" else EVAL_RATIO
+    return f"bg-{ratio}_co_occur_obj-{ratio}"
+
+
+def generate(cars_root: Path, places_root: Path, lvis_root: Path, out: Path, settings: dict, model=None) -> int:
+    """Write the UrbanCars folder into ``out`` (atomically); returns the number of images."""
+    rng = np.random.default_rng(settings["seed"])
+    specs = image_specs(settings["per_class"])
+    cars = read_stanford_cars(cars_root, settings)
+    tar, scenes = read_places(places_root / PLACES365_ARCHIVE, settings)
+    things = read_lvis(lvis_root, settings)
+    coco = {}
+    for name in COCO_ARCHIVES:
+        path = lvis_root / name
+        if not zipfile.is_zipfile(path):
+            raise DatasetError(f"{path} is not the COCO zip archive {name}")
+        coco[name.removesuffix(".zip")] = zipfile.ZipFile(path)
+
+    def need(column: int, kind: int) -> dict[str, int]:
+        return {split: sum(1 for s in specs if s[0] == split and s[column] == kind) for split in SPLITS}
+
+    pools = {}
+    for kind in (0, 1):
+        name = URBANCARS_VALUES[kind]
+        pools["car", kind] = {
+            **allocate([c for c in cars["train"] if c.kind == kind], {"train": need(1, kind)["train"]}, rng,
+                       f"{name} cars"),
+            **allocate([c for c in cars["test"] if c.kind == kind], {s: need(1, kind)[s] for s in ("val", "test")},
+                       rng, f"{name} cars")}
+        pools["scene", kind] = allocate(scenes[kind], need(2, kind), rng, f"{name} scenes")
+        pools["thing", kind] = allocate(things[kind], need(3, kind), rng, f"{name} objects")
+    cutter = CarCutter(cars_root, settings["car_mask"], model)
+    canvas = settings["canvas"]
+    taken = {}  # (pool, kind, split) -> items used so far
+    progress = Progress(len(specs), max(1, len(specs) // 20), "images composited")
+    with atomic_dir(out) as tmp, open(tmp / "provenance.csv", "w", newline="") as manifest:
+        writer = csv.writer(manifest)
+        writer.writerow(["image", "split", "obj", "bg", "co_occur_obj", "car", "car_class", "scene", "lvis_annotation",
+                         "coco_image"])
+        counters = {}
+        for done, (split, obj, bg, co) in enumerate(specs, start=1):
+            picks = []
+            for pool, kind in (("car", obj), ("scene", bg), ("thing", co)):
+                index = taken.get((pool, kind, split), 0)
+                taken[pool, kind, split] = index + 1
+                picks.append(pools[pool, kind][split][index])
+            car, scene, thing = picks
+            folder = tmp / ratio_folder(split) / split / group_folder(obj, bg, co)
+            number = counters.get(folder, 0)
+            counters[folder] = number + 1
+            if number == 0:
+                folder.mkdir(parents=True)
+            image, car_mask, thing_mask = composite(
+                square_image(io.BytesIO(tar.extractfile(scene).read()), canvas), *cutter(car),
+                *cut_thing(coco, thing), canvas, object_left=bool(rng.integers(2)))
+            stem = folder / f"{number:04d}"
+            image.save(f"{stem}.jpg", quality=95)
+            car_mask.save(f"{stem}_mask.png")
+            thing_mask.save(f"{stem}_co_occur_obj_mask.png")
+            writer.writerow([f"{stem.relative_to(tmp)}.jpg", split, URBANCARS_VALUES[obj], URBANCARS_VALUES[bg],
+                             URBANCARS_VALUES[co], car.file, car.class_name, scene.name, thing.annotation, thing.image])
+            progress(done)
+    if cutter.fallbacks:
+        log.warning("Mask R-CNN found no car matching the annotated box in %d photos; their box was pasted",
+                    cutter.fallbacks)
+    return len(specs)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cars", required=True, type=Path, help="extracted Stanford Cars files (download stage)")
+    p.add_argument("--places", required=True, type=Path, help="extracted Places365 files (download stage)")
+    p.add_argument("--lvis", required=True, type=Path, help="extracted LVIS annotations and COCO images")
+    p.add_argument("--settings", default=None, help="JSON urbancars settings (defaults: ddb/config.schema.yaml)")
+    p.add_argument("--out", required=True, type=Path, help="output folder (Whac-A-Mole layout)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    settings = stage_settings("urbancars", args.settings)
+    start_stage(log, args, settings)
+    try:
+        n = generate(args.cars, args.places, args.lvis, args.out, settings)
+    except DatasetError as error:
+        log.error("%s", error)
+        raise SystemExit(f"generate_urbancars failed: {error}") from None
+    log.info("wrote %d UrbanCars images to %s", n, args.out)
+
+
+if __name__ == "__main__":
+    main()

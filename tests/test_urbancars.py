@@ -1,0 +1,271 @@
+"""UrbanCars generated from its sources: fixture archives in the real layouts of Stanford Cars (drop-in), Places365
+and LVIS/COCO (served on 127.0.0.1) -> download -> generate_urbancars -> prepare_data; and the plain functions."""
+
+import csv
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.io import savemat
+
+from ddb import download, generate_urbancars, prepare_data
+from ddb.generate_urbancars import (CarCutter, allocate, car_type, group_counts, image_specs, select_car_instance)
+from ddb.sources import DatasetError
+from ddb.tables import read_table
+from test_download import tar_bytes, zip_bytes
+
+RED, BLUE, GREY, GREEN, YELLOW, BROWN = (220, 20, 20), (20, 20, 220), (128, 128, 128), (30, 160, 30), (230, 220, 0), \
+    (120, 70, 20)
+CLASSES = ["Acura RL Sedan 2012", "AM General Hummer SUV 2000", "Chevrolet Express Cargo Van 2007",
+           "Ford F-150 Regular Cab 2012", "Audi TT Hatchback 2011"]  # urban, country, neither, country, urban
+CAR_BOX = (10, 12, 50, 36)  # x1, y1, x2, y2 of the car in every 64 x 48 photo
+
+
+def jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=98)
+    return buffer.getvalue()
+
+
+def car_photo(urban: bool) -> bytes:
+    image = Image.new("RGB", (64, 48), (250, 250, 250))  # the photo's own surroundings
+    image.paste(RED if urban else BLUE, CAR_BOX)
+    return jpeg(image)
+
+
+def mat_bytes(variables: dict) -> bytes:
+    buffer = io.BytesIO()
+    savemat(buffer, variables)
+    return buffer.getvalue()
+
+
+def annotations(files: list[tuple[str, int]]) -> np.ndarray:
+    """A Stanford Cars annotation struct array (1 x n, fields as in cars_train_annos.mat)."""
+    fields = ["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "class", "fname"]
+    records = np.zeros((1, len(files)), dtype=[(f, "O") for f in fields])
+    for i, (name, label) in enumerate(files):
+        records[0, i] = (*(np.array([[v]], dtype=np.uint8) for v in CAR_BOX), np.array([[label]], dtype=np.uint8),
+                         np.array([name]))
+    return records
+
+
+def stanford_cars_files() -> dict[str, bytes]:
+    """cars_train.tgz, cars_test.tgz, car_devkit.tgz and cars_test_annos_withlabels.mat, 1-based class ids."""
+    labels = [1, 2, 3, 4, 5] * 4  # 8 urban, 8 country and 4 vans (neither) per split
+    out = {}
+    for split in ("train", "test"):
+        names = [(f"{i + 1:05d}.jpg", label) for i, label in enumerate(labels)]
+        out[f"cars_{split}.tgz"] = tar_bytes({f"cars_{split}/{name}": car_photo(car_type(CLASSES[label - 1], ["Sedan",
+                                              "Hatchback"], ["SUV", "Cab"]) == 1) for name, label in names})
+        if split == "train":
+            out["car_devkit.tgz"] = tar_bytes({
+                "devkit/cars_meta.mat": mat_bytes({"class_names": np.array([CLASSES], dtype=object)}),
+                "devkit/cars_train_annos.mat": mat_bytes({"annotations": annotations(names)}),
+                "devkit/cars_test_annos.mat": mat_bytes({"annotations": annotations(names)})})
+        else:
+            out["cars_test_annos_withlabels.mat"] = mat_bytes({"annotations": annotations(names)})
+    return out
+
+
+def places_archive() -> bytes:
+    """places365standard_easyformat.tar: places365_standard/{train,val}/<category>/*.jpg (nested as field-wild)."""
+    members = {}
+    for split, n in (("train", 6), ("val", 2)):
+        for category, colour in (("street", GREY), ("alley", GREY), ("field-wild", GREEN), ("pasture", GREEN),
+                                 ("bedroom", (255, 0, 255))):
+            for i in range(n):
+                members[f"places365_standard/{split}/{category}/{i:08d}.jpg"] = jpeg(Image.new("RGB", (40, 30), colour))
+    members["places365_standard/train.txt"] = b"street/00000000.jpg 0\n"
+    return tar_bytes(members, mode="w")
+
+
+def lvis_files() -> dict[str, bytes]:
+    """lvis_v1_{train,val}.json.zip and COCO {train,val}2017.zip: hydrants (urban) and cows (country) as squares."""
+    categories = [{"id": 1, "name": "fireplug", "synonyms": ["fire_hydrant", "fireplug", "hydrant"]},
+                  {"id": 2, "name": "cow", "synonyms": ["cow"]}, {"id": 3, "name": "banana", "synonyms": ["banana"]}]
+    out, coco = {}, {"train2017": {}, "val2017": {}}
+    for part, folder, first in (("train", "train2017", 1), ("val", "val2017", 100)):
+        images, annotations_ = [], []
+        for k in range(6):
+            image_id = first + k
+            name = f"{image_id:012d}.jpg"
+            category = (1, 2, 3)[k % 3]
+            photo = Image.new("RGB", (100, 100), (0, 0, 0))
+            photo.paste({1: YELLOW, 2: BROWN, 3: (255, 255, 255)}[category], (20, 20, 80, 80))
+            coco[folder][f"{folder}/{name}"] = jpeg(photo)
+            images.append({"id": image_id, "coco_url": f"http://images.cocodataset.org/{folder}/{name}",
+                           "height": 100, "width": 100})
+            annotations_.append({"id": 10 * image_id, "image_id": image_id, "category_id": category,
+                                 "bbox": [20, 20, 60, 60], "area": 3600,
+                                 "segmentation": [[20, 20, 80, 20, 80, 80, 20, 80]]})
+            annotations_.append({"id": 10 * image_id + 1, "image_id": image_id, "category_id": category,  # too small
+                                 "bbox": [0, 0, 10, 10], "area": 100, "segmentation": [[0, 0, 10, 0, 10, 10]]})
+        lvis = {"images": images, "annotations": annotations_, "categories": categories}
+        out[f"lvis_v1_{part}.json.zip"] = zip_bytes({f"lvis_v1_{part}.json": __import__("json").dumps(lvis).encode()})
+    for folder, members in coco.items():
+        out[f"{folder}.zip"] = zip_bytes(members)
+    return out
+
+
+SETTINGS = ('{"per_class": {"train": 20, "val": 4, "test": 4}, "canvas": 48, "car_mask": "bbox", '
+            '"urban_car_types": ["Sedan", "Hatchback"], "urban_places": ["street", "alley"], '
+            '"country_places": ["field/wild", "pasture"], "seed": 3}')
+
+
+@pytest.fixture
+def sources(file_server, tmp_path):
+    """The three downloads of UrbanCars' sources, done through the download stage."""
+    for name, data in {"places365standard_easyformat.tar": places_archive(), **lvis_files()}.items():
+        file_server.files[f"/mirror/{name}"] = data
+    downloads = tmp_path / "downloads"
+
+    def fetch(component, *mirror):
+        download.main(["--source", component, "--downloads", str(downloads / component), "--out",
+                       str(tmp_path / component), *mirror])
+        return tmp_path / component
+
+    with pytest.raises(SystemExit) as stopped:  # Stanford Cars has no working URL: the message says what goes where
+        fetch("stanford_cars")
+    for name, data in stanford_cars_files().items():
+        assert f"place {name} at {downloads / 'stanford_cars' / name}" in str(stopped.value)
+        (downloads / "stanford_cars" / name).write_bytes(data)
+    mirror = ("--mirror", f"{file_server.url}/mirror")
+    return {"cars": fetch("stanford_cars"), "places": fetch("places365", *mirror), "lvis": fetch("lvis_coco", *mirror)}
+
+
+def generate(sources, out, settings=SETTINGS):
+    generate_urbancars.main(["--cars", str(sources["cars"]), "--places", str(sources["places"]), "--lvis",
+                             str(sources["lvis"]), "--settings", settings, "--out", str(out)])
+    with open(out / "provenance.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def near(pixel, colour, tolerance=40):
+    return all(abs(int(p) - c) <= tolerance for p, c in zip(pixel, colour))
+
+
+def test_generated_from_downloaded_sources_then_prepared(sources, tmp_path):
+    rows = generate(sources, tmp_path / "generated")
+    # the authors' layout; train is 95/95 % aligned (18 / 1 / 1 / 0 of 20 per class), val and test balanced
+    train = tmp_path / "generated/bg-0.95_co_occur_obj-0.95/train"
+    assert len(list((train / "obj-urban_bg-urban_co_occur_obj-urban").glob("*.jpg"))) == 18
+    assert len(list((train / "obj-urban_bg-country_co_occur_obj-urban").glob("*.jpg"))) == 1
+    assert len(list((train / "obj-country_bg-country_co_occur_obj-urban").glob("*.jpg"))) == 1
+    assert not (train / "obj-country_bg-urban_co_occur_obj-urban").exists()
+    test = tmp_path / "generated/bg-0.5_co_occur_obj-0.5/test"
+    assert {p.name: len(list(p.glob("*.jpg"))) for p in test.iterdir()} == {
+        f"obj-{o}_bg-{b}_co_occur_obj-{c}": 1 for o in ("urban", "country") for b in ("urban", "country")
+        for c in ("urban", "country")}
+    assert (test / "obj-urban_bg-country_co_occur_obj-urban/0000_mask.png").exists()
+    assert (test / "obj-urban_bg-country_co_occur_obj-urban/0000_co_occur_obj_mask.png").exists()
+
+    # what each image shows is what its folder says: car colour, scene colour, object colour
+    for row in rows:
+        image = np.asarray(Image.open(tmp_path / "generated" / row["image"]))
+        assert near(image[26, 24], RED if row["obj"] == "urban" else BLUE), row
+        assert near(image[2, 2], GREY if row["bg"] == "urban" else GREEN), row
+        object_mask = np.asarray(Image.open(tmp_path / "generated" / row["image"].replace(".jpg",
+                                                                                             "_co_occur_obj_mask.png")))
+        ys, xs = np.nonzero(object_mask > 128)
+        assert near(image[ys[len(ys) // 2], xs[len(xs) // 2]], YELLOW if row["co_occur_obj"] == "urban" else BROWN)
+        assert ("cars_train/" in row["car"]) == (row["split"] == "train")  # val/test cars: Stanford's test split
+        assert ("Van" not in row["car_class"]) and row["lvis_annotation"].endswith("0")  # small instances skipped
+    # scenes and objects are never shared between train, val and test
+    for column in ("scene", "lvis_annotation"):
+        used = {split: {r[column] for r in rows if r["split"] == split} for split in ("train", "val", "test")}
+        assert not (used["train"] & used["val"]) and not (used["train"] & used["test"]) and not (
+            used["val"] & used["test"]), column
+    cars = {split: {r["car"] for r in rows if r["split"] == split} for split in ("val", "test")}
+    assert not cars["val"] & cars["test"]
+
+    prepare_data.main(["--source", "urbancars", "--raw", str(tmp_path / "generated"), "--settings",
+                       '{"image_size": 16}', "--images", str(tmp_path / "data/images"), "--metadata",
+                       str(tmp_path / "data/metadata.parquet")])
+    table = read_table(tmp_path / "data/metadata.parquet", "metadata")
+    assert table.groupby("split").size().to_dict() == {"test": 8, "train": 40, "val": 8}
+    train_rows = table[table["split"] == "train"]
+    assert train_rows["bias_aligned"].sum() == 36 and set(train_rows["label"]) == {0, 1}
+    row = table[table["sample_id"].str.contains("train_obj-urban_bg-country_co_occur_obj-urban")].iloc[0]
+    assert (row["label"], row["bias"], row["group"]) == (1, 1, 1 * 4 + 1)  # bias = 2 * bg(0) + co(1)
+
+    # a seed fixes the dataset
+    assert generate(sources, tmp_path / "again") == rows
+    assert (tmp_path / "again" / rows[5]["image"]).read_bytes() == (tmp_path / "generated" / rows[5]["image"]).read_bytes()
+
+
+def test_missing_category_is_a_clear_error_and_writes_nothing(sources, tmp_path):
+    settings = SETTINGS.replace('"pasture"]', '"pasture"], "urban_objects": ["zebra_crossing_sign"]')
+    with pytest.raises(SystemExit, match=r"no LVIS instances of \['zebra_crossing_sign'\]"):
+        generate(sources, tmp_path / "generated", settings)
+    assert not (tmp_path / "generated").exists()
+
+
+def test_group_counts_follow_the_published_ratios():
+    assert group_counts(4000, 0.95, 0.95) == {(True, True): 3610, (False, True): 190, (True, False): 190,
+                                              (False, False): 10}
+    assert set(group_counts(500, 0.5, 0.5).values()) == {125}
+    specs = image_specs({"train": 4000, "val": 500, "test": 500})
+    assert len(specs) == 10000 and sum(1 for s in specs if s[0] == "train" and s[1] == s[2] == s[3]) == 7220
+
+
+def test_body_types_from_class_names():
+    urban, country = ["Sedan", "Hatchback", "Coupe", "Convertible"], ["SUV", "Cab"]
+    assert car_type("Acura RL Sedan 2012", urban, country) == 1
+    assert car_type("Chevrolet Silverado 1500 Extended Cab 2012", urban, country) == 0
+    assert car_type("AM General Hummer SUV 2000", urban, country) == 0
+    assert car_type("Chrysler Town and Country Minivan 2012", urban, country) is None
+    assert car_type("Acura TL Type-S 2008", urban, country) is None
+
+
+def test_allocate_gives_disjoint_proportional_shares_cycled_to_length():
+    shares = allocate(list(range(10)), {"val": 30, "test": 10, "none": 0}, np.random.default_rng(0), "cars")
+    assert set(shares) == {"val", "test"} and len(shares["val"]) == 30 and len(shares["test"]) == 10
+    assert len(set(shares["val"])) == 8 and len(set(shares["test"])) == 2  # 3 : 1 of the 10
+    assert not set(shares["val"]) & set(shares["test"])
+    with pytest.raises(DatasetError, match="1 found, but 2 splits need some"):
+        allocate([0], {"val": 1, "test": 1}, np.random.default_rng(0), "cars")
+
+
+def test_car_instance_matching_the_annotated_box():
+    boxes = [[0, 0, 10, 10], [10, 12, 50, 36], [11, 12, 50, 35], [12, 13, 49, 35]]
+    labels = [3, 1, 3, 3]  # a person exactly on the box is not a car
+    scores = [0.99, 0.99, 0.9, 0.3]  # the last is not confident
+    assert select_car_instance(boxes, labels, scores, CAR_BOX) == 2
+    assert select_car_instance(boxes[:2], labels[:2], scores[:2], CAR_BOX) is None
+
+
+def test_mask_cut_out_follows_the_detected_instance(tmp_path):
+    (tmp_path / "cars_train").mkdir()
+    (tmp_path / "cars_train/00001.jpg").write_bytes(car_photo(urban=True))
+
+    class Detector(torch.nn.Module):  # what a torchvision detection model returns for one image
+        def __init__(self, found: bool):
+            super().__init__()
+            self.found, self.weight = found, torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, images):
+            masks = torch.zeros(1, 1, 48, 64)
+            masks[0, 0, 20:30, 15:40] = 1.0  # the car's silhouette, inside its box
+            return [{"boxes": torch.tensor([[10.0, 12, 50, 36]]), "labels": torch.tensor([3 if self.found else 1]),
+                     "scores": torch.tensor([0.9]), "masks": masks}]
+
+    car = generate_urbancars.Car("cars_train/00001.jpg", CAR_BOX, 1, "Acura RL Sedan 2012")
+    crop, mask = CarCutter(tmp_path, "maskrcnn", Detector(found=True))(car)
+    assert crop.size == mask.size == (25, 10) and np.asarray(mask).min() == 255
+    cutter = CarCutter(tmp_path, "maskrcnn", Detector(found=False))
+    crop, mask = cutter(car)
+    assert crop.size == (40, 24) and cutter.fallbacks == 1  # no car found: the annotated box
+
+
+def test_mask_weights_unavailable_offline_name_the_file_and_the_alternative(monkeypatch, tmp_path):
+    import urllib.error
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(DatasetError, match=r"maskrcnn_resnet50_fpn_v2_coco-.*\.pth.*car_mask: bbox"):
+        generate_urbancars.load_maskrcnn()
