@@ -219,10 +219,12 @@ def read_places(archive: Path, settings: dict) -> tuple[tarfile.TarFile, dict[in
     tar = tarfile.open(archive)
     scenes = {0: [], 1: []}
     for member in tar:  # streams the headers; the images stay in the tar
-        parts = member.name.split("/")
-        if member.isfile() and len(parts) >= 3 and parts[-3] in ("train", "val") and member.name.endswith(".jpg"):
+        parts = member.name.split("/")  # places365_standard/<train|val>/<category>/<n>.jpg, or .../field/wild/...
+        split = next((i for i, part in enumerate(parts[:-2]) if part in ("train", "val")), None)
+        if member.isfile() and split is not None and member.name.endswith(".jpg"):
+            category = "/".join(parts[split + 1:-1])
             for kind in (0, 1):
-                if matches(parts[-2], settings[f"{URBANCARS_VALUES[kind]}_places"]):
+                if matches(category, settings[f"{URBANCARS_VALUES[kind]}_places"]):
                     scenes[kind].append(member)
     tar.members = []  # 1.8 M headers need not stay in memory
     for kind in (0, 1):

@@ -73,7 +73,7 @@ def places_archive() -> bytes:
     """places365standard_easyformat.tar: places365_standard/{train,val}/<category>/*.jpg (nested as field-wild)."""
     members = {}
     for split, n in (("train", 6), ("val", 2)):
-        for category, colour in (("street", GREY), ("alley", GREY), ("field-wild", GREEN), ("pasture", GREEN),
+        for category, colour in (("street", GREY), ("alley", GREY), ("field-wild", GREEN), ("pasture/nested", GREEN),
                                  ("bedroom", (255, 0, 255))):
             for i in range(n):
                 members[f"places365_standard/{split}/{category}/{i:08d}.jpg"] = jpeg(Image.new("RGB", (40, 30), colour))
@@ -111,7 +111,7 @@ def lvis_files() -> dict[str, bytes]:
 
 SETTINGS = ('{"per_class": {"train": 20, "val": 4, "test": 4}, "canvas": 48, "car_mask": "bbox", '
             '"urban_car_types": ["Sedan", "Hatchback"], "urban_places": ["street", "alley"], '
-            '"country_places": ["field/wild", "pasture"], "seed": 3}')
+            '"country_places": ["field/wild", "pasture/nested"], "seed": 3}')
 
 
 @pytest.fixture
@@ -196,7 +196,7 @@ def test_generated_from_downloaded_sources_then_prepared(sources, tmp_path):
 
 
 def test_missing_category_is_a_clear_error_and_writes_nothing(sources, tmp_path):
-    settings = SETTINGS.replace('"pasture"]', '"pasture"], "urban_objects": ["zebra_crossing_sign"]')
+    settings = SETTINGS.replace('"pasture/nested"]', '"pasture/nested"], "urban_objects": ["zebra_crossing_sign"]')
     with pytest.raises(SystemExit, match=r"no LVIS instances of \['zebra_crossing_sign'\]"):
         generate(sources, tmp_path / "generated", settings)
     assert not (tmp_path / "generated").exists()
