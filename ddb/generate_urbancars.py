@@ -18,6 +18,7 @@ its share holds reuses them in a new combination (the log says how often).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -212,11 +213,9 @@ def read_stanford_cars(root: Path, settings: dict) -> dict[str, list[Car]]:
     return cars
 
 
-def read_places(archive: Path, settings: dict) -> tuple[tarfile.TarFile, dict[int, list[tarfile.TarInfo]]]:
-    """Scenes of the urban (1) and country (0) categories, read in place from the easyformat tar (train and val)."""
-    if not archive.exists():
-        raise DatasetError(f"{archive} not found: the places365 download is incomplete")
-    tar = tarfile.open(archive)
+def read_places(tar: tarfile.TarFile, settings: dict) -> dict[int, list[tarfile.TarInfo]]:
+    """Scenes of the urban (1) and country (0) categories in the easyformat tar (train and val), read in place."""
+    archive = tar.name
     scenes = {0: [], 1: []}
     for member in tar:  # streams the headers; the images stay in the tar
         parts = member.name.split("/")  # places365_standard/<train|val>/<category>/<n>.jpg, or .../field/wild/...
@@ -232,7 +231,7 @@ def read_places(archive: Path, settings: dict) -> tuple[tarfile.TarFile, dict[in
             raise DatasetError(f"{archive}: no images in the Places365 categories "
                                f"{settings[f'{URBANCARS_VALUES[kind]}_places']} (<split>/<category>/*.jpg)")
     log.info("Places365: %d urban and %d country scenes", len(scenes[1]), len(scenes[0]))
-    return tar, scenes
+    return scenes
 
 
 @dataclass(frozen=True)
@@ -357,17 +356,26 @@ def ratio_folder(split: str) -> str:
 
 def generate(cars_root: Path, places_root: Path, lvis_root: Path, out: Path, settings: dict, model=None) -> int:
     """Write the UrbanCars folder into ``out`` (atomically); returns the number of images."""
+    with contextlib.ExitStack() as archives:
+        return _generate(cars_root, places_root, lvis_root, out, settings, model, archives)
+
+
+def _generate(cars_root, places_root, lvis_root, out, settings, model, archives: contextlib.ExitStack) -> int:
     rng = np.random.default_rng(settings["seed"])
     specs = image_specs(settings["per_class"])
     cars = read_stanford_cars(cars_root, settings)
-    tar, scenes = read_places(places_root / PLACES365_ARCHIVE, settings)
+    places = places_root / PLACES365_ARCHIVE
+    if not places.exists():
+        raise DatasetError(f"{places} not found: the places365 download is incomplete")
+    tar = archives.enter_context(tarfile.open(places))
+    scenes = read_places(tar, settings)
     things = read_lvis(lvis_root, settings)
     coco = {}
     for name in COCO_ARCHIVES:
         path = lvis_root / name
         if not zipfile.is_zipfile(path):
             raise DatasetError(f"{path} is not the COCO zip archive {name}")
-        coco[name.removesuffix(".zip")] = zipfile.ZipFile(path)
+        coco[name.removesuffix(".zip")] = archives.enter_context(zipfile.ZipFile(path))
 
     def need(column: int, kind: int) -> dict[str, int]:
         return {split: sum(1 for s in specs if s[0] == split and s[column] == kind) for split in SPLITS}
