@@ -35,11 +35,11 @@ from ddb.atomic import atomic_dir
 from ddb.config import stage_settings
 from ddb.logs import Progress, start_stage
 from ddb.sources import (CARS_DEVKIT, CARS_TEST, CARS_TEST_LABELS, CARS_TRAIN, COCO_ARCHIVES, LVIS_ARCHIVES,
-                         PLACES365_ARCHIVE, URBANCARS_VALUES, DatasetError, square_image)
+                         PLACES365_ARCHIVE, URBANCARS_RATIOS, URBANCARS_VALUES, DatasetError, square_image,
+                         urbancars_split_folder)
 
 log = logging.getLogger("ddb.generate_urbancars")
-TRAIN_RATIO, EVAL_RATIO = 0.95, 0.5  # the published bias ratios (both cues), train and val/test
-SPLITS = ("train", "val", "test")
+SPLITS = tuple(URBANCARS_RATIOS)
 CAR_SIDE, CAR_CENTRE = 0.55, (0.5, 0.55)  # longest side and centre of the car, as fractions of the canvas
 OBJECT_SIDE, OBJECT_CENTRES = 0.3, ((0.18, 0.78), (0.82, 0.78))  # the object stands left or right of the car
 
@@ -57,8 +57,7 @@ def group_counts(n: int, bg_ratio: float, co_ratio: float) -> dict[tuple[bool, b
 def image_specs(per_class: dict[str, int]) -> list[tuple[str, int, int, int]]:
     """(split, car type, background type, object type) of every image to make; 0 = country, 1 = urban."""
     specs = []
-    for split in SPLITS:
-        ratio = TRAIN_RATIO if split == "train" else EVAL_RATIO
+    for split, ratio in URBANCARS_RATIOS.items():
         for obj in (0, 1):
             for (bg_aligned, co_aligned), count in group_counts(per_class[split], ratio, ratio).items():
                 bg, co = (obj if bg_aligned else 1 - obj), (obj if co_aligned else 1 - obj)
@@ -87,27 +86,36 @@ def allocate(items: list, needs: dict[str, int], rng: np.random.Generator, what:
     return shares
 
 
-def matches(name: str, wanted: list[str]) -> bool:
-    """Whether a category name is one of ``wanted``; '/', '-' and ' ' count as '_' and case is ignored (Places365
-    writes nested categories as field/wild or field-wild depending on the edition)."""
-    def norm(text):
-        return text.lower().replace("/", "_").replace("-", "_").replace(" ", "_")
-
-    return norm(name) in {norm(w) for w in wanted}
+def category_key(name: str) -> str:
+    """A category name as compared: '/', '-' and ' ' count as '_' and case is ignored (Places365 writes nested
+    categories as field/wild or field-wild depending on the edition)."""
+    return name.lower().replace("/", "_").replace("-", "_").replace(" ", "_")
 
 
-def car_type(class_name: str, urban_types: list[str], country_types: list[str]) -> int | None:
+def kind_keys(settings: dict, option: str) -> dict[int, set[str]]:
+    """The category keys of settings ``urban_<option>`` (kind 1) and ``country_<option>`` (kind 0)."""
+    return {kind: {category_key(name) for name in settings[f"{URBANCARS_VALUES[kind]}_{option}"]} for kind in (0, 1)}
+
+
+def kind_of(names: list[str], keys: dict[int, set[str]]) -> int | None:
+    """1 urban, 0 country or None: the kind whose keys hold one of ``names``."""
+    return next((kind for kind in (1, 0) if any(category_key(n) in keys[kind] for n in names)), None)
+
+
+def car_type(class_name: str, keys: dict[int, set[str]]) -> int | None:
     """1 urban, 0 country, None neither: the body type is the word before the year ('Acura TL Sedan 2012')."""
     words = class_name.split()
     if words and words[-1].isdigit():
         words = words[:-1]
-    if not words:
-        return None
-    if matches(words[-1], urban_types):
-        return 1
-    if matches(words[-1], country_types):
-        return 0
-    return None
+    return kind_of(words[-1:], keys)
+
+
+def require_both_kinds(found: dict[int, list], what: str, hint) -> None:
+    """Stop with ``hint(kind name)`` when one kind has nothing; else log how many of each were found."""
+    for kind in (0, 1):
+        if not found[kind]:
+            raise DatasetError(hint(URBANCARS_VALUES[kind]))
+    log.info("%s: %d urban and %d country", what, len(found[1]), len(found[0]))
 
 
 def polygon_mask(size: tuple[int, int], polygons: list[list[float]], offset=(0.0, 0.0)) -> Image.Image:
@@ -121,25 +129,20 @@ def polygon_mask(size: tuple[int, int], polygons: list[list[float]], offset=(0.0
     return mask
 
 
-def box_iou(a, b) -> float:
-    """IoU of two (x1, y1, x2, y2) boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
-
-
 def select_car_instance(boxes, labels, scores, annotated_box, car_labels=(3, 8), min_score=0.5,
                         min_iou=0.5) -> int | None:
     """Index of the detected car (COCO label 3 car or 8 truck) that best overlaps the annotated box, or None when
     no confident detection overlaps it enough (then the annotated box is the cut-out)."""
-    best, best_iou = None, min_iou
-    for i, (box, label, score) in enumerate(zip(boxes, labels, scores)):
-        if int(label) in car_labels and float(score) >= min_score:
-            iou = box_iou([float(v) for v in box], annotated_box)
-            if iou >= best_iou:
-                best, best_iou = i, iou
-    return best
+    import torch
+    from torchvision.ops import box_iou
+
+    boxes = torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+    iou = box_iou(boxes, torch.tensor([annotated_box], dtype=torch.float32))[:, 0]
+    candidate = (torch.isin(torch.as_tensor(labels), torch.tensor(car_labels)) & (torch.as_tensor(scores) >= min_score)
+                 & (iou >= min_iou))
+    if not candidate.any():
+        return None
+    return int(torch.where(candidate, iou, -1.0).argmax())
 
 
 def paste(canvas: Image.Image, cutout: Image.Image, mask: Image.Image, longest: float, centre) -> Image.Image:
@@ -189,7 +192,8 @@ def _mat_records(path: Path, key: str):
 def read_stanford_cars(root: Path, settings: dict) -> dict[str, list[Car]]:
     """Urban and country cars of Stanford Cars' train and test splits (annotated boxes, 1-based class ids)."""
     names = [str(n) for n in _mat_records(root / CARS_DEVKIT / "devkit" / "cars_meta.mat", "class_names")]
-    kinds = {i + 1: car_type(n, settings["urban_car_types"], settings["country_car_types"]) for i, n in enumerate(names)}
+    keys = kind_keys(settings, "car_types")
+    kinds = {i + 1: car_type(n, keys) for i, n in enumerate(names)}
     cars = {}
     for split, annotations, folder in (
             ("train", root / CARS_DEVKIT / "devkit" / "cars_train_annos.mat", root / CARS_TRAIN / "cars_train"),
@@ -204,33 +208,26 @@ def read_stanford_cars(root: Path, settings: dict) -> dict[str, list[Car]]:
                 raise DatasetError(f"{file} not found: {annotations.name} lists it; the image archive is incomplete")
             box = tuple(float(record[k]) for k in ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"))
             cars[split].append(Car(str(file.relative_to(root)), box, kinds[label], names[label - 1]))
-        for kind in (0, 1):
-            if not any(c.kind == kind for c in cars[split]):
-                raise DatasetError(f"no {URBANCARS_VALUES[kind]} cars in Stanford Cars {split}: no class name ends in "
-                                   f"one of {settings[f'{URBANCARS_VALUES[kind]}_car_types']} (before the year)")
-    log.info("Stanford Cars: %s", {s: {URBANCARS_VALUES[k]: sum(c.kind == k for c in v) for k in (0, 1)}
-                                   for s, v in cars.items()})
+        require_both_kinds({kind: [c for c in cars[split] if c.kind == kind] for kind in (0, 1)},
+                           f"Stanford Cars {split} cars", lambda kind: f"no {kind} cars in Stanford Cars {split}: no "
+                           f"class name ends in one of {settings[f'{kind}_car_types']} (before the year)")
     return cars
 
 
 def read_places(tar: tarfile.TarFile, settings: dict) -> dict[int, list[tarfile.TarInfo]]:
     """Scenes of the urban (1) and country (0) categories in the easyformat tar (train and val), read in place."""
-    archive = tar.name
+    keys = kind_keys(settings, "places")
     scenes = {0: [], 1: []}
     for member in tar:  # streams the headers; the images stay in the tar
         parts = member.name.split("/")  # places365_standard/<train|val>/<category>/<n>.jpg, or .../field/wild/...
         split = next((i for i, part in enumerate(parts[:-2]) if part in ("train", "val")), None)
         if member.isfile() and split is not None and member.name.endswith(".jpg"):
-            category = "/".join(parts[split + 1:-1])
-            for kind in (0, 1):
-                if matches(category, settings[f"{URBANCARS_VALUES[kind]}_places"]):
-                    scenes[kind].append(member)
+            kind = kind_of(["/".join(parts[split + 1:-1])], keys)
+            if kind is not None:
+                scenes[kind].append(member)
     tar.members = []  # 1.8 M headers need not stay in memory
-    for kind in (0, 1):
-        if not scenes[kind]:
-            raise DatasetError(f"{archive}: no images in the Places365 categories "
-                               f"{settings[f'{URBANCARS_VALUES[kind]}_places']} (<split>/<category>/*.jpg)")
-    log.info("Places365: %d urban and %d country scenes", len(scenes[1]), len(scenes[0]))
+    require_both_kinds(scenes, "Places365 scenes", lambda kind: f"{tar.name}: no images in the Places365 categories "
+                       f"{settings[f'{kind}_places']} (<split>/<category>/*.jpg)")
     return scenes
 
 
@@ -244,7 +241,7 @@ class Thing:
 
 def read_lvis(root: Path, settings: dict) -> dict[int, list[Thing]]:
     """LVIS v1 instances (train and val annotations) of the co-occurring object categories, large enough."""
-    wanted = {kind: settings[f"{URBANCARS_VALUES[kind]}_objects"] for kind in (0, 1)}
+    keys = kind_keys(settings, "objects")
     things = {0: [], 1: []}
     for name in LVIS_ARCHIVES:
         path = root / name / name.removesuffix(".zip")
@@ -252,14 +249,11 @@ def read_lvis(root: Path, settings: dict) -> dict[int, list[Thing]]:
             raise DatasetError(f"{path} not found: {name} does not have the LVIS layout")
         with open(path) as f:
             lvis = json.load(f)
-        kind_of = {}
-        for category in lvis["categories"]:
-            for kind in (0, 1):
-                if any(matches(n, wanted[kind]) for n in [category["name"], *category.get("synonyms", [])]):
-                    kind_of[category["id"]] = kind
+        kinds = {category["id"]: kind_of([category["name"], *category.get("synonyms", [])], keys)
+                 for category in lvis["categories"]}
         images = {image["id"]: image for image in lvis["images"]}
         for annotation in lvis["annotations"]:
-            kind = kind_of.get(annotation["category_id"])
+            kind = kinds.get(annotation["category_id"])
             x, y, w, h = annotation["bbox"]
             if kind is None or w * h < settings["min_object_area"] or not annotation.get("segmentation"):
                 continue
@@ -267,11 +261,8 @@ def read_lvis(root: Path, settings: dict) -> dict[int, list[Thing]]:
             member = "/".join(url.rsplit("/", 2)[-2:])
             things[kind].append(Thing(annotation["id"], member, (x, y, w, h),
                                       tuple(tuple(p) for p in annotation["segmentation"])))
-    for kind in (0, 1):
-        if not things[kind]:
-            raise DatasetError(f"no LVIS instances of {wanted[kind]} with a box of at least "
-                               f"{settings['min_object_area']} px^2 in {root}")
-    log.info("LVIS: %d urban and %d country objects", len(things[1]), len(things[0]))
+    require_both_kinds(things, "LVIS objects", lambda kind: f"no LVIS instances of {settings[f'{kind}_objects']} "
+                       f"with a box of at least {settings['min_object_area']} px^2 in {root}")
     return things
 
 
@@ -349,11 +340,6 @@ def group_folder(obj: int, bg: int, co: int) -> str:
     return f"obj-{URBANCARS_VALUES[obj]}_bg-{URBANCARS_VALUES[bg]}_co_occur_obj-{URBANCARS_VALUES[co]}"
 
 
-def ratio_folder(split: str) -> str:
-    ratio = TRAIN_RATIO if split == "train" else EVAL_RATIO
-    return f"bg-{ratio}_co_occur_obj-{ratio}"
-
-
 def generate(cars_root: Path, places_root: Path, lvis_root: Path, out: Path, settings: dict, model=None) -> int:
     """Write the UrbanCars folder into ``out`` (atomically); returns the number of images."""
     with contextlib.ExitStack() as archives:
@@ -406,7 +392,7 @@ def _generate(cars_root, places_root, lvis_root, out, settings, model, archives:
                 taken[pool, kind, split] = index + 1
                 picks.append(pools[pool, kind][split][index])
             car, scene, thing = picks
-            folder = tmp / ratio_folder(split) / split / group_folder(obj, bg, co)
+            folder = tmp / urbancars_split_folder(split) / group_folder(obj, bg, co)
             number = counters.get(folder, 0)
             counters[folder] = number + 1
             if number == 0:

@@ -431,6 +431,15 @@ URBANCARS_COMPONENTS: dict[str, tuple[RemoteFile, ...]] = {
 }
 
 
+URBANCARS_RATIOS = {"train": 0.95, "val": 0.5, "test": 0.5}  # the published bias ratio of both cues per split
+
+
+def urbancars_split_folder(split: str) -> str:
+    """A split's folder in the Whac-A-Mole layout, named after its bias ratios (bg-0.95_co_occur_obj-0.95/train)."""
+    ratio = URBANCARS_RATIOS[split]
+    return f"bg-{ratio}_co_occur_obj-{ratio}/{split}"
+
+
 def urbancars_bias(bg: int, co_occur_obj: int) -> int:
     """Both cues in one bias value: 2 * background + co-occurring object (0 = country, 1 = urban)."""
     return 2 * bg + co_occur_obj
@@ -439,13 +448,11 @@ def urbancars_bias(bg: int, co_occur_obj: int) -> int:
 def build_urbancars(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
     """From the Whac-A-Mole layout: ``raw`` is the generate_urbancars output, or the extracted drop-in zip."""
     base = raw / URBANCARS_ARCHIVE if settings["origin"] == "drop_in" else raw
-    folders = {"train": sorted(base.glob("**/bg-0.95_co_occur_obj-0.95/train")),
-               "val": sorted(base.glob("**/bg-0.5_co_occur_obj-0.5/val")),
-               "test": sorted(base.glob("**/bg-0.5_co_occur_obj-0.5/test"))}
+    folders = {split: sorted(base.glob(f"**/{urbancars_split_folder(split)}")) for split in URBANCARS_RATIOS}
     missing = [split for split, found in folders.items() if not found]
     if missing:
         raise DatasetError(f"{base} lacks the {missing} folders of the Whac-A-Mole layout "
-                           "(bg-0.95_co_occur_obj-0.95/train, bg-0.5_co_occur_obj-0.5/{val,test})")
+                           f"({', '.join(urbancars_split_folder(split) for split in URBANCARS_RATIOS)})")
     originals, records = [], []
     for split, found in folders.items():
         for group in sorted(p for p in found[0].iterdir() if p.is_dir()):

@@ -11,7 +11,8 @@ from PIL import Image
 from scipy.io import savemat
 
 from ddb import download, generate_urbancars, prepare_data
-from ddb.generate_urbancars import (CarCutter, allocate, car_type, group_counts, image_specs, select_car_instance)
+from ddb.generate_urbancars import (CarCutter, allocate, car_type, group_counts, image_specs, kind_keys,
+                                   select_car_instance)
 from ddb.sources import DatasetError
 from ddb.tables import read_table
 from test_download import tar_bytes, zip_bytes
@@ -54,11 +55,12 @@ def annotations(files: list[tuple[str, int]]) -> np.ndarray:
 def stanford_cars_files() -> dict[str, bytes]:
     """cars_train.tgz, cars_test.tgz, car_devkit.tgz and cars_test_annos_withlabels.mat, 1-based class ids."""
     labels = [1, 2, 3, 4, 5] * 4  # 8 urban, 8 country and 4 vans (neither) per split
+    keys = kind_keys({"urban_car_types": ["Sedan", "Hatchback"], "country_car_types": ["SUV", "Cab"]}, "car_types")
     out = {}
     for split in ("train", "test"):
         names = [(f"{i + 1:05d}.jpg", label) for i, label in enumerate(labels)]
-        out[f"cars_{split}.tgz"] = tar_bytes({f"cars_{split}/{name}": car_photo(car_type(CLASSES[label - 1], ["Sedan",
-                                              "Hatchback"], ["SUV", "Cab"]) == 1) for name, label in names})
+        out[f"cars_{split}.tgz"] = tar_bytes({f"cars_{split}/{name}": car_photo(car_type(CLASSES[label - 1], keys) == 1)
+                                              for name, label in names})
         if split == "train":
             out["car_devkit.tgz"] = tar_bytes({
                 "devkit/cars_meta.mat": mat_bytes({"class_names": np.array([CLASSES], dtype=object)}),
@@ -114,11 +116,16 @@ SETTINGS = ('{"per_class": {"train": 20, "val": 4, "test": 4}, "canvas": 48, "ca
             '"country_places": ["field/wild", "pasture/nested"], "seed": 3}')
 
 
+def serve_downloadable_sources(file_server) -> None:
+    """Places365 and LVIS/COCO at ``<file_server.url>/mirror/`` (Stanford Cars is placed by hand)."""
+    for name, data in {"places365standard_easyformat.tar": places_archive(), **lvis_files()}.items():
+        file_server.files[f"/mirror/{name}"] = data
+
+
 @pytest.fixture
 def sources(file_server, tmp_path):
     """The three downloads of UrbanCars' sources, done through the download stage."""
-    for name, data in {"places365standard_easyformat.tar": places_archive(), **lvis_files()}.items():
-        file_server.files[f"/mirror/{name}"] = data
+    serve_downloadable_sources(file_server)
     downloads = tmp_path / "downloads"
 
     def fetch(component, *mirror):
@@ -211,12 +218,13 @@ def test_group_counts_follow_the_published_ratios():
 
 
 def test_body_types_from_class_names():
-    urban, country = ["Sedan", "Hatchback", "Coupe", "Convertible"], ["SUV", "Cab"]
-    assert car_type("Acura RL Sedan 2012", urban, country) == 1
-    assert car_type("Chevrolet Silverado 1500 Extended Cab 2012", urban, country) == 0
-    assert car_type("AM General Hummer SUV 2000", urban, country) == 0
-    assert car_type("Chrysler Town and Country Minivan 2012", urban, country) is None
-    assert car_type("Acura TL Type-S 2008", urban, country) is None
+    keys = kind_keys({"urban_car_types": ["Sedan", "Hatchback", "Coupe", "Convertible"],
+                      "country_car_types": ["SUV", "Cab"]}, "car_types")
+    assert car_type("Acura RL Sedan 2012", keys) == 1
+    assert car_type("Chevrolet Silverado 1500 Extended Cab 2012", keys) == 0
+    assert car_type("AM General Hummer SUV 2000", keys) == 0
+    assert car_type("Chrysler Town and Country Minivan 2012", keys) is None
+    assert car_type("Acura TL Type-S 2008", keys) is None
 
 
 def test_allocate_gives_disjoint_proportional_shares_cycled_to_length():

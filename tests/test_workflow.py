@@ -309,11 +309,10 @@ def test_downloaded_and_own_datasets_plan_and_prepare_through_the_workflow(file_
 
 
 def test_urbancars_is_generated_from_its_sources_by_a_rule(file_server, tmp_path):
-    from test_urbancars import SETTINGS, lvis_files, places_archive, stanford_cars_files
+    from test_urbancars import SETTINGS, serve_downloadable_sources, stanford_cars_files
 
     work = copy_workflow(tmp_path / "work")
-    for name, data in {"places365standard_easyformat.tar": places_archive(), **lvis_files()}.items():
-        file_server.files[f"/mirror/{name}"] = data
+    serve_downloadable_sources(file_server)
     (work / "results/downloads/stanford_cars").mkdir(parents=True)
     for name, data in stanford_cars_files().items():  # the by-hand part, placed where the stage says
         (work / "results/downloads/stanford_cars" / name).write_bytes(data)
