@@ -9,7 +9,9 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -e '.[test]'
 	touch $@
 
-.PHONY: run report test lint
+.PHONY: install run report test test-fast lint slurm-profile
+install: $(VENV)/.installed  ## the environment (.venv) from pyproject.toml
+
 run: $(VENV)/.installed  ## the full default pipeline on the built-in benchmark (CPU), then its report
 	$(VENV)/bin/snakemake --cores $(CORES) all
 	$(VENV)/bin/snakemake --report results/report.html
@@ -18,10 +20,20 @@ run: $(VENV)/.installed  ## the full default pipeline on the built-in benchmark 
 
 report: $(VENV)/.installed  ## the HTML report of the finished run, and screenshots of it (needs headless Chromium)
 	$(VENV)/bin/snakemake --report results/report.html
-	$(VENV)/bin/python -m ddb.screenshot results/report.html --out-dir results/report_screenshots
+	$(VENV)/bin/python -m ddb.tools.screenshot results/report.html --out-dir results/report_screenshots
 
 test: $(VENV)/.installed  ## unit tests and a real Snakemake run of the tiny pipeline
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest
+
+test-fast: $(VENV)/.installed  ## the unit tests alone (no Snakemake, SLURM or browser), under 2 minutes
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -m "not slow"
+
+# The `slurm` site profile in ~/.config/snakemake/slurm/, so that `snakemake --profile slurm all` submits to SLURM.
+slurm-profile: $(VENV)/.installed
+	@test -n "$(ACCOUNT)" -a -n "$(CPU_PARTITION)" -a -n "$(GPU_PARTITION)" || { echo "usage: make slurm-profile \
+	ACCOUNT=<account, or none> CPU_PARTITION=<partition> GPU_PARTITION=<partition> [FORCE=1]" >&2; exit 2; }
+	$(VENV)/bin/python -m ddb.tools.slurm_profile $(if $(filter none,$(ACCOUNT)),--no-account,--account $(ACCOUNT)) \
+		--cpu-partition $(CPU_PARTITION) --gpu-partition $(GPU_PARTITION) $(if $(FORCE),--force)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint

@@ -1,7 +1,14 @@
-"""Diffusing DeBias (DDB) as a workflow: one module per pipeline stage, algorithms in small I/O-free modules.
+"""Diffusing DeBias (DDB) as a workflow. The folders say what lives where:
 
-Stage modules (each runnable as ``python -m ddb.<stage>``): prepare_data, train_diffusion, sample_synthetic,
-train_amplifier, score_real, train_debiased, evaluate, evaluate_amplifier, collect.
+- ``ddb/<stage>.py``: the stage modules the rules call (``python -m ddb.<stage>``), each a small ``main()``:
+  download, generate_urbancars, prepare_data, train_diffusion, sample_synthetic, train_amplifier, score_real,
+  train_debiased, evaluate, evaluate_amplifier, collect; the report's figures in ``ddb/figures/``.
+- ``ddb/datasets/``: one module per dataset source (files, checksums, builder, protocol), the download machinery.
+- ``ddb/methods/``: one module per debiasing method (what it reads, its training objective).
+- ``ddb/algorithms/``: pure algorithms without files: diffusion and samplers, pseudo-groups, GroupDRO,
+  reweighting, JTT, metrics, corruptions.
+- ``ddb/models/``: the classifiers and the diffusion UNet. ``ddb/training/``: device, batches, checkpoints and the
+  one classifier training loop. ``ddb/core/``: atomic outputs, settings, logs, tables, images.
+- ``ddb/workflow/``: planning that the rules import (config merging, sweeps, run names, code identity); no stage
+  imports it. ``ddb/tools/``: the benchmark and report screenshots.
 """
-
-__version__ = "0.1.0"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ddb.atomic import atomic_file, write_text
-from ddb.logs import start_stage
+from ddb.core.atomic import atomic_file, write_text
+from ddb.core.logs import start_stage
 
 log = logging.getLogger("ddb.collect")
 METRICS = ["avg_acc", "train_weighted_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc",

@@ -1,7 +1,7 @@
 """Stage "evaluate": a trained model on the test split.
 
 Writes ``metrics.json``: average, worst-class, worst-group, bias-aligned, bias-conflicting and unbiased accuracy
-(definitions in ddb/metrics.py), the per-group accuracies, and the run's provenance (method, seed, amplifier, selection,
+(definitions in ddb/algorithms/metrics.py), the per-group accuracies, and the run's provenance (method, seed, amplifier, selection,
 whether bias labels were used). Test bias labels are read here, for evaluation only.
 """
 
@@ -12,13 +12,14 @@ import json
 import logging
 from pathlib import Path
 
-from ddb.atomic import write_text
-from ddb.data import load_split
-from ddb.logs import start_stage
-from ddb.metrics import classification_metrics, group_accuracies, train_weighted_accuracy, urbancars_gaps
-from ddb.models import load_classifier
-from ddb.tables import read_table, table_provenance
-from ddb.training import predict_logits, setup
+from ddb.algorithms.benchmark_conventions import train_weighted_accuracy, urbancars_gaps
+from ddb.algorithms.metrics import classification_metrics, group_accuracies
+from ddb.core.atomic import write_text
+from ddb.core.images import load_split
+from ddb.core.logs import start_stage
+from ddb.core.tables import read_table, table_provenance
+from ddb.models.classifiers import load_classifier, predict_logits
+from ddb.training.device import setup
 
 log = logging.getLogger("ddb.evaluate")
 
@@ -28,8 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", required=True, type=Path, help="model folder written by train_debiased")
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
     p.add_argument("--dataset", required=True, help="dataset name, recorded in the metrics")
-    p.add_argument("--amplifier", default="none",
-                   help="the amplifier the run used (real, synthetic/<sampling variant>, none), recorded in the metrics")
+    p.add_argument("--amplifier", default=None,
+                   help="the amplifier the run used (real or synthetic/<sampling variant>; omitted: none), recorded")
     p.add_argument("--out", required=True, type=Path, help="output metrics.json")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     return p.parse_args(argv)
@@ -61,7 +62,7 @@ def main(argv=None) -> None:
     result = {
         "dataset": args.dataset, "source": source,
         "method": info["method"], "seed": info["seed"],
-        "amplifier": None if args.amplifier == "none" else args.amplifier,
+        "amplifier": args.amplifier,
         "selection": selection["selection"], "selected_step": selection["step"],
         "method_uses_bias_labels": selection["method_uses_bias_labels"],
         "uses_bias_labels": selection["uses_bias_labels"],

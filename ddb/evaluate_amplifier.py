@@ -12,10 +12,10 @@ import json
 import logging
 from pathlib import Path
 
-from ddb.atomic import write_text
-from ddb.logs import start_stage
-from ddb.metrics import binary_auroc, precision_recall
-from ddb.tables import read_table
+from ddb.algorithms.detection import binary_auroc, precision_recall
+from ddb.core.atomic import write_text
+from ddb.core.logs import start_stage
+from ddb.core.tables import read_table
 
 log = logging.getLogger("ddb.evaluate_amplifier")
 
@@ -36,7 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scores", required=True, type=Path, help="scores.parquet written by score_real")
     p.add_argument("--dataset", required=True, help="dataset name, recorded in the output")
-    p.add_argument("--amplifier", default="synthetic",
+    p.add_argument("--amplifier", required=True,
                    help="what the scored amplifier was trained on (real, synthetic/<sampling variant>), recorded")
     p.add_argument("--out", required=True, type=Path, help="output detection.json")
     return p.parse_args(argv)

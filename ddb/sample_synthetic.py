@@ -16,12 +16,12 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 from PIL import Image
 
-from ddb import diffusion
-from ddb.atomic import atomic_dir, atomic_file
-from ddb.config import stage_settings
-from ddb.data import image_grid
-from ddb.logs import Progress, start_stage
-from ddb.training import autocast, place, setup, uses_bf16
+from ddb.algorithms import sampling
+from ddb.core.atomic import atomic_dir, atomic_file
+from ddb.core.images import image_grid
+from ddb.core.logs import Progress, start_stage
+from ddb.core.settings import resolve_settings
+from ddb.training.device import autocast, place, setup, uses_bf16
 
 log = logging.getLogger("ddb.sample_synthetic")
 
@@ -39,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    settings = stage_settings("sampling", args.settings)
+    settings = resolve_settings("sampling", args.settings)
     start_stage(log, args, settings)
     info = json.loads((args.model / "model_info.json").read_text())
     if not 0 <= args.class_index < info["num_classes"]:
@@ -48,7 +48,7 @@ def main(argv=None) -> None:
     device = setup(settings["seed"] * 1000 + args.class_index, args.threads)
     unet = place(UNet2DModel.from_pretrained(args.model / "unet"), device, settings).eval()
     train_config = DDPMScheduler.from_pretrained(args.model / "scheduler").config
-    scheduler = diffusion.sampling_scheduler(settings["scheduler"], train_config, settings["clip_denoised"])
+    scheduler = sampling.sampling_scheduler(settings["scheduler"], train_config, settings["clip_denoised"])
     generator = torch.Generator(device).manual_seed(settings["seed"] * 1000 + args.class_index)
     name = info["class_names"][args.class_index]
     total = settings["images_per_class"]
@@ -71,7 +71,7 @@ def main(argv=None) -> None:
             n = min(settings["batch_size"], total - start)
             labels = torch.full((n,), args.class_index, dtype=torch.long, device=device)
             with autocast(device, bf16):
-                images = diffusion.to_uint8(diffusion.sample(unet, scheduler, labels, settings["guidance_w"],
+                images = sampling.to_uint8(sampling.sample(unet, scheduler, labels, settings["guidance_w"],
                                                              settings["num_inference_steps"], generator,
                                                              info["null_label"], on_step=step_done))
             for i, img in enumerate(images.numpy()):

@@ -1,6 +1,6 @@
 """Stage "score real images" (DDB stage 4): the frozen amplifier over every real image, into one Parquet table.
 
-Columns and meaning: see ``scores`` in ddb/tables.py. Bias columns are copied from the metadata for evaluation
+Columns and meaning: see ``scores`` in ddb/core/tables.py. Bias columns are copied from the metadata for evaluation
 only; Recipe I reads ``pseudo_group`` and nothing else of the bias.
 """
 
@@ -14,12 +14,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ddb.data import load_split
-from ddb.groupdro import pseudo_groups
-from ddb.logs import start_stage
-from ddb.models import load_classifier
-from ddb.tables import SPLITS, read_table, write_table
-from ddb.training import predict_logits, setup
+from ddb.algorithms.pseudo_groups import pseudo_groups
+from ddb.core.images import load_split
+from ddb.core.logs import start_stage
+from ddb.core.tables import SPLITS, read_table, write_table
+from ddb.models.classifiers import load_classifier, predict_logits
+from ddb.training.device import setup
 
 log = logging.getLogger("ddb.score_real")
 

@@ -2,7 +2,9 @@
 
 Targets are the generating classes. Given ``--synthetic`` the stage takes no real-data input at all, so the
 amplifier cannot have seen, let alone memorised, a real bias-conflicting image. ``--real-metadata`` instead trains
-the same classifier on the real training split: the paper's ablation (amplifier on real vs synthetic images). A held-out fraction of the synthetic set picks the epoch (lowest held-out loss).
+the same classifier on the real training split: the paper's ablation (amplifier on real vs synthetic images). A
+held-out fraction of the training images picks the epoch (lowest held-out loss). The loop is the one every
+classifier shares (ddb/training/loop.py), with one evaluation and one checkpoint per epoch.
 Writes ``model.safetensors``, ``model.json`` and ``training_log.csv`` into the output folder.
 """
 
@@ -16,14 +18,15 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ddb.atomic import atomic_dir
-from ddb.config import stage_settings
-from ddb.data import load_split, load_synthetic
-from ddb.logs import start_stage
-from ddb.models import save_classifier
-from ddb.tables import read_table
-from ddb.training import (BatchSampler, BestKeeper, Checkpoint, autocast, build_optimizer, input_fingerprint,
-                          new_classifier, predict_logits, rng_state, set_rng_state, setup, uses_bf16)
+from ddb.core.atomic import atomic_dir
+from ddb.core.images import ImageSet, load_split, load_synthetic
+from ddb.core.logs import start_stage
+from ddb.core.settings import resolve_settings
+from ddb.core.tables import read_table
+from ddb.models.classifiers import predict_logits, save_classifier
+from ddb.training.checkpoint import Checkpoint, input_fingerprint
+from ddb.training.device import setup
+from ddb.training.loop import fit, new_classifier
 
 log = logging.getLogger("ddb.train_amplifier")
 
@@ -39,9 +42,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def subset(data: ImageSet, index: torch.Tensor) -> ImageSet:
+    return ImageSet(data.images[index], data.labels[index], [data.sample_ids[i] for i in index.tolist()])
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    settings = stage_settings("amplifier", args.settings)
+    settings = resolve_settings("amplifier", args.settings)
     start_stage(log, args, settings)
     device = setup(settings["seed"], args.threads)
     if args.synthetic:
@@ -55,59 +62,34 @@ def main(argv=None) -> None:
     generator = torch.Generator().manual_seed(settings["seed"])
     order = torch.randperm(len(data), generator=generator)
     n_holdout = int(round(settings["holdout_fraction"] * len(data)))
-    holdout, train = order[:n_holdout], order[n_holdout:]
-    log.info("%d %s images (%d classes, %d px): %d train, %d held out", len(data), trained_on, num_classes,
-             image_size, len(train), len(holdout))
+    holdout, train = subset(data, order[:n_holdout]), subset(data, order[n_holdout:])
+    del data  # the two subsets hold copies
+    log.info("%d %s images (%d classes, %d px): %d train, %d held out", len(train) + len(holdout), trained_on,
+             num_classes, image_size, len(train), len(holdout))
+
+    def validate(model):
+        logits = predict_logits(model, holdout.images, device)
+        loss = F.cross_entropy(logits, holdout.labels).item()
+        # held-out loss, not accuracy, picks the epoch: accuracy saturates at 1.0 within a few epochs
+        return -loss, {"holdout_loss": loss, "holdout_acc": (logits.argmax(1) == holdout.labels).float().mean().item()}
 
     model = new_classifier(settings, num_classes, device)
-    optimizer = build_optimizer(model.parameters(), settings)
-    batches = BatchSampler(len(train), settings["batch_size"], generator)
     steps_per_epoch = max(1, len(train) // settings["batch_size"])
-    best, history, first_epoch = BestKeeper(), [], 1
     # a checkpoint after every epoch: a killed job resumes at the next epoch
     checkpoint = Checkpoint(args.out, {"settings": settings, "inputs": input_fingerprint(
-        *(args.synthetic or []), args.real_metadata)}, every=1)
-    state = checkpoint.load()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        batches.load_state_dict(state["batches"])
-        set_rng_state(generator, state["rng"])
-        best.load_state_dict(state["best"])
-        history, first_epoch = state["history"], state["step"] + 1
-    bf16 = uses_bf16(device, settings["precision"])
-    for epoch in range(first_epoch, settings["epochs"] + 1):
-        model.train()
-        losses = []
-        for _ in range(steps_per_epoch):
-            idx = train[next(batches)]
-            with autocast(device, bf16):
-                logits = model(data.images[idx].to(device).float().div_(255))
-                loss = F.cross_entropy(logits, data.labels[idx].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        row = {"epoch": epoch, "train_loss": sum(losses) / len(losses)}
-        if n_holdout:
-            logits = predict_logits(model, data.images[holdout], device)
-            row["holdout_loss"] = F.cross_entropy(logits, data.labels[holdout]).item()
-            row["holdout_acc"] = (logits.argmax(1) == data.labels[holdout]).float().mean().item()
-        # Held-out loss, not accuracy, picks the epoch: accuracy saturates at 1.0 within a few epochs.
-        best.offer(model, -row["holdout_loss"] if n_holdout else float(epoch), epoch)
-        history.append(row)
-        log.info("epoch %d/%d %s", epoch, settings["epochs"], " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch"))
-        checkpoint.maybe_save(epoch, lambda: {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "batches": batches.state_dict(),
-            "rng": rng_state(generator), "history": history,
-            "best": best.state_dict()})
-
+        *(args.synthetic or []), args.real_metadata)}, every=steps_per_epoch)
+    best, history = fit(model, train, settings, settings["epochs"] * steps_per_epoch, generator, device,
+                        eval_every=steps_per_epoch, validate=validate if n_holdout else None, checkpoint=checkpoint,
+                        what=f"amplifier ({trained_on})")
     model.load_state_dict(best.state)
-    log.info("keeping epoch %d (selection score %.4f: minus held-out loss)", best.step, best.score)
+    best_epoch = best.step // steps_per_epoch
+    log.info("keeping epoch %d (held-out loss %.4f)", best_epoch, -best.score if n_holdout else float("nan"))
     with atomic_dir(args.out) as tmp:
         save_classifier(model, tmp, {"arch": settings["arch"], "num_classes": num_classes, "image_size": image_size,
-                                     "trained_on": trained_on, "best_epoch": best.step, "settings": settings})
-        pd.DataFrame(history).to_csv(tmp / "training_log.csv", index=False)
+                                     "trained_on": trained_on, "best_epoch": best_epoch, "settings": settings})
+        log_table = pd.DataFrame(history)
+        log_table.insert(0, "epoch", log_table["step"] // steps_per_epoch)
+        log_table.to_csv(tmp / "training_log.csv", index=False)
     checkpoint.remove()
 
 

@@ -17,14 +17,16 @@ import torch
 from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 
-from ddb import diffusion
-from ddb.atomic import atomic_dir
-from ddb.config import stage_settings
-from ddb.data import load_split
-from ddb.logs import Progress, start_stage
-from ddb.tables import read_table
-from ddb.training import (BatchSampler, Checkpoint, autocast, input_fingerprint, place, rng_state, set_rng_state,
-                          setup, uses_bf16)
+from ddb.algorithms import diffusion
+from ddb.core.atomic import atomic_dir
+from ddb.core.images import load_split
+from ddb.core.logs import Progress, start_stage
+from ddb.core.settings import resolve_settings
+from ddb.core.tables import read_table
+from ddb.models.unet import build_unet
+from ddb.training.batches import BatchSampler
+from ddb.training.checkpoint import Checkpoint, RandomState, TrainingRecord, input_fingerprint
+from ddb.training.device import autocast, place, setup, uses_bf16
 
 log = logging.getLogger("ddb.train_diffusion")
 
@@ -40,7 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    settings = stage_settings("diffusion", args.settings)
+    settings = resolve_settings("diffusion", args.settings)
     start_stage(log, args, settings)
     device = setup(settings["seed"], args.threads)
 
@@ -51,7 +53,7 @@ def main(argv=None) -> None:
     clean_all = train.images.float().div(127.5).sub(1)  # uint8 -> [-1, 1]
     log.info("%d training images, %d classes, image size %d", len(train), num_classes, settings["image_size"])
 
-    unet = place(diffusion.build_unet(settings, num_classes), device, settings)
+    unet = place(build_unet(settings, num_classes), device, settings)
     noise_scheduler = diffusion.build_noise_scheduler(settings)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     lr_schedule = get_cosine_schedule_with_warmup(optimizer, settings["warmup_steps"], settings["steps"])
@@ -62,24 +64,13 @@ def main(argv=None) -> None:
     generator = torch.Generator().manual_seed(settings["seed"])
     batches = BatchSampler(len(train), settings["batch_size"], generator)
     progress = Progress(settings["steps"], settings["log_every"], "diffusion")
-    history, running, first_step = [], [], 1
+    record = TrainingRecord()
     checkpoint = Checkpoint(args.out, {"settings": settings, "inputs": input_fingerprint(args.metadata)},
                             settings["checkpoint_every"])
-    state = checkpoint.load()
-    if state is not None:  # resume a killed or preempted run exactly where its last checkpoint left it
-        unet.load_state_dict(state["unet"])
-        optimizer.load_state_dict(state["optimizer"])
-        lr_schedule.load_state_dict(state["lr_schedule"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        batches.load_state_dict(state["batches"])
-        set_rng_state(generator, state["rng"])
-        history, running, first_step = state["history"], state["running"], state["step"] + 1
-
-    def training_state():
-        return {"unet": unet.state_dict(), "optimizer": optimizer.state_dict(), "lr_schedule": lr_schedule.state_dict(),
-                "ema": ema.state_dict() if ema is not None else {}, "batches": batches.state_dict(),
-                "rng": rng_state(generator), "history": history, "running": running}
+    # everything a resumed run needs back, registered once
+    checkpoint.track(unet=unet, optimizer=optimizer, lr_schedule=lr_schedule, batches=batches,
+                     random=RandomState(generator), record=record, **({"ema": ema} if ema is not None else {}))
+    first_step = checkpoint.restore() + 1  # resume a killed or preempted run where its last checkpoint left it
 
     unet.train()
     bf16 = uses_bf16(device, settings["precision"])
@@ -96,12 +87,12 @@ def main(argv=None) -> None:
         lr_schedule.step()
         if ema is not None:
             ema.step(unet.parameters())
-        running.append(loss.item())
-        if step % settings["log_every"] == 0 or step == settings["steps"]:
-            history.append({"step": step, "loss": sum(running) / len(running), "lr": lr_schedule.get_last_lr()[0]})
-            running = []
-        progress(step, loss=history[-1]["loss"] if history and history[-1]["step"] == step else loss.item())
-        checkpoint.maybe_save(step, training_state)
+        record.running.append(loss.item())
+        logged = step % settings["log_every"] == 0 or step == settings["steps"]
+        if logged:
+            record.history.append({"step": step, "loss": record.mean_running(), "lr": lr_schedule.get_last_lr()[0]})
+        progress(step, loss=record.history[-1]["loss"] if logged else loss.item())
+        checkpoint.maybe_save(step)
 
     if ema is not None:
         ema.copy_to(unet.parameters())  # the saved model is the EMA model
@@ -111,7 +102,7 @@ def main(argv=None) -> None:
         info = {"num_classes": num_classes, "class_names": class_names, "null_label": num_classes,
                 "image_size": settings["image_size"], "settings": settings}
         (tmp / "model_info.json").write_text(json.dumps(info, indent=2))
-        pd.DataFrame(history).to_csv(tmp / "training_log.csv", index=False)
+        pd.DataFrame(record.history).to_csv(tmp / "training_log.csv", index=False)
     checkpoint.remove()
     log.info("saved diffusion model to %s", args.out)
 

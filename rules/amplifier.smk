@@ -9,8 +9,8 @@ rule train_amplifier:
     benchmark:
         "results/benchmarks/train_amplifier/{dataset}/{sampling}.tsv"
     params:
-        settings=stage_settings("amplifier"),
-        code=code_version("train_amplifier"),
+        settings=section_params("amplifier"),
+        code=PLAN.stage_code("train_amplifier"),
     threads: 4
     resources:
         gpu=1,
@@ -36,8 +36,8 @@ rule train_real_amplifier:
     benchmark:
         "results/benchmarks/train_real_amplifier/{dataset}.tsv"
     params:
-        settings=real_amplifier_settings,
-        code=code_version("train_amplifier"),
+        settings=real_amplifier_params,
+        code=PLAN.stage_code("train_amplifier"),
     threads: 4
     resources:
         gpu=1,
@@ -64,7 +64,7 @@ rule score_real:
     benchmark:
         "results/benchmarks/score_real/{dataset}/{amplifier}.tsv"
     params:
-        code=code_version("score_real"),
+        code=PLAN.stage_code("score_real"),
     threads: 4
     resources:
         gpu=1,

@@ -24,7 +24,7 @@ rule collect:
         "results/benchmarks/collect/summary.tsv"
     params:
         out_dir=lambda wildcards, output: Path(output.csv).parent,
-        code=code_version("collect"),
+        code=PLAN.stage_code("collect"),
     threads: 1
     conda:
         "../envs/ddb.yaml"

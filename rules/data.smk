@@ -7,26 +7,26 @@ localrules:
 # the DDB_MIRRORS environment variable, not the config, so that switching mirrors reruns nothing.
 rule download:
     output:
-        extracted=directory("results/downloads/{source}/extracted"),
+        extracted=directory("results/downloads/{download}/extracted"),
     log:
-        "results/logs/download/{source}.log",
+        "results/logs/download/{download}.log",
     benchmark:
-        "results/benchmarks/download/{source}.tsv"
+        "results/benchmarks/download/{download}.tsv"
     params:
         downloads=lambda wildcards, output: Path(output.extracted).parent,
-        code=code_version("download"),
+        code=lambda wildcards: PLAN.download_code(wildcards.download),
     threads: 1
     conda:
         "../envs/ddb.yaml"
     message:
-        "Fetching and extracting the files of {wildcards.source}"
+        "Fetching and extracting the files of {wildcards.download}"
     shell:
-        "python -m ddb.download --source {wildcards.source} --downloads {params.downloads}"
+        "python -m ddb.download --source {wildcards.download} --downloads {params.downloads}"
         " --out {output.extracted} > {log} 2>&1"
 
 
 # UrbanCars as its authors make it: Stanford Cars cars over Places365 scenes with LVIS/COCO objects, in the group
-# sizes of the published bias ratios (ddb/generate_urbancars.py). Mask R-CNN cuts the cars out, on a GPU if present.
+# sizes of the published bias ratios (ddb/datasets/urbancars_generation.py). Mask R-CNN cuts the cars out, on a GPU if present.
 rule generate_urbancars:
     input:
         cars="results/downloads/stanford_cars/extracted",
@@ -40,9 +40,9 @@ rule generate_urbancars:
         "results/benchmarks/generate_urbancars/{dataset}.tsv"
     params:
         # image_size is prepare_data's: changing it does not composite the images again
-        settings=lambda wc: settings_json({k: v for k, v in config["datasets"][wc.dataset]["urbancars"].items()
-                                           if k != "image_size"}),
-        code=code_version("generate_urbancars"),
+        settings=lambda wc: canonical_json({k: v for k, v in PLAN.source_settings(wc.dataset).items()
+                                            if k != "image_size"}),
+        code=PLAN.stage_code("generate_urbancars"),
     threads: 4
     resources:
         gpu=1,
@@ -69,10 +69,10 @@ rule prepare_data:
     benchmark:
         "results/benchmarks/prepare_data/{dataset}.tsv"
     params:
-        source=lambda wc: config["datasets"][wc.dataset]["source"],
-        settings=dataset_settings,
+        source=lambda wildcards: PLAN.source(wildcards.dataset),
+        settings=source_params,
         raw=lambda wildcards, input: f"--raw {input.raw}" if "raw" in input.keys() else "",
-        code=code_version("prepare_data"),
+        code=lambda wildcards: PLAN.dataset_code("prepare_data", wildcards.dataset),
     threads: 1
     resources:
         mem_mb=sized("prepare_data", "mem_mb", 4000),

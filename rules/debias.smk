@@ -1,4 +1,4 @@
-# DDB stage 5: the debiased model. {run} is a method of ddb/methods.py (ERM, Recipe I, Recipe II, baselines), plus
+# DDB stage 5: the debiased model. {run} is a method of ddb/methods/ (ERM, Recipe I, Recipe II, baselines), plus
 # the sampling variant for methods that use the synthetic amplifier (the synthetic set behind it).
 rule train_debiased:
     input:
@@ -13,9 +13,9 @@ rule train_debiased:
     params:
         method=run_method,
         method_inputs=method_flags,
-        settings=stage_settings("classifier"),
-        recipe=recipe_settings,
-        code=code_version("train_debiased"),
+        settings=section_params("classifier"),
+        method_settings=method_settings_params,
+        code=lambda wildcards: PLAN.method_code(run_method(wildcards)),
     threads: 4
     resources:
         gpu=1,
@@ -28,4 +28,4 @@ rule train_debiased:
     shell:
         "python -m ddb.train_debiased --method {params.method} --metadata {input.metadata}"
         " {params.method_inputs} --seed {wildcards.seed} --out {output.model}"
-        " --settings {params.settings:q} --recipe-settings {params.recipe:q} --threads {threads} > {log} 2>&1"
+        " --settings {params.settings:q} --method-settings {params.method_settings:q} --threads {threads} > {log} 2>&1"

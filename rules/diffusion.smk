@@ -9,8 +9,8 @@ rule train_diffusion:
     benchmark:
         "results/benchmarks/train_diffusion/{dataset}.tsv"
     params:
-        settings=stage_settings("diffusion"),
-        code=code_version("train_diffusion"),
+        settings=section_params("diffusion"),
+        code=PLAN.stage_code("train_diffusion"),
     threads: 4
     resources:
         gpu=1,
@@ -37,8 +37,8 @@ rule sample_synthetic:
     benchmark:
         "results/benchmarks/sample_synthetic/{dataset}/{sampling}/class_{class_index}.tsv"
     params:
-        settings=sampling_settings,
-        code=code_version("sample_synthetic"),
+        settings=sampling_params,
+        code=PLAN.stage_code("sample_synthetic"),
     threads: 4
     resources:
         gpu=1,

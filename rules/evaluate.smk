@@ -10,8 +10,8 @@ rule evaluate:
     benchmark:
         "results/benchmarks/evaluate/{dataset}/{run}/seed{seed}.tsv"
     params:
-        amplifier=lambda wildcards: run_amplifier(wildcards) or "none",
-        code=code_version("evaluate"),
+        amplifier=lambda wildcards: f"--amplifier {run_amplifier(wildcards)}" if run_amplifier(wildcards) else "",
+        code=PLAN.stage_code("evaluate"),
     threads: 2
     resources:
         mem_mb=sized("evaluate", "mem_mb", 4000),
@@ -22,7 +22,7 @@ rule evaluate:
         "Evaluating {wildcards.run} (seed {wildcards.seed}) on the {wildcards.dataset} test split"
     shell:
         "python -m ddb.evaluate --model {input.model} --metadata {input.metadata}"
-        " --dataset {wildcards.dataset} --amplifier {params.amplifier:q} --out {output.metrics} --threads {threads} > {log} 2>&1"
+        " --dataset {wildcards.dataset} {params.amplifier} --out {output.metrics} --threads {threads} > {log} 2>&1"
 
 
 # How well the amplifier flags the bias-conflicting training images (true bias labels: evaluation only).
@@ -36,7 +36,7 @@ rule evaluate_amplifier:
     benchmark:
         "results/benchmarks/evaluate_amplifier/{dataset}/{amplifier}.tsv"
     params:
-        code=code_version("evaluate_amplifier"),
+        code=PLAN.stage_code("evaluate_amplifier"),
     threads: 1
     resources:
         mem_mb=sized("evaluate_amplifier", "mem_mb", 2000),

@@ -23,13 +23,13 @@ rule plot_synthetic_vs_real:
     benchmark:
         "results/benchmarks/plot_synthetic_vs_real/{dataset}/{sampling}.tsv"
     params:
-        code=code_version("figures"),
+        code=PLAN.stage_code("figures.synthetic_vs_real"),
     conda:
         "../envs/ddb.yaml"
     message:
         "Plotting synthetic vs real images of {wildcards.dataset} ({wildcards.sampling})"
     shell:
-        "python -m ddb.figures synthetic-vs-real --metadata {input.metadata} --synthetic {input.synthetic}"
+        "python -m ddb.figures.synthetic_vs_real --metadata {input.metadata} --synthetic {input.synthetic}"
         " --out {output.figure} > {log} 2>&1"
 
 
@@ -49,13 +49,13 @@ rule plot_amplifier_scores:
     benchmark:
         "results/benchmarks/plot_amplifier_scores/{dataset}/{amplifier}.tsv"
     params:
-        code=code_version("figures"),
+        code=PLAN.stage_code("figures.amplifier_scores"),
     conda:
         "../envs/ddb.yaml"
     message:
         "Plotting the {wildcards.amplifier} amplifier's scores on {wildcards.dataset}"
     shell:
-        "python -m ddb.figures amplifier-scores --scores {input.scores} --detection {input.detection}"
+        "python -m ddb.figures.amplifier_scores --scores {input.scores} --detection {input.detection}"
         " --title '{wildcards.dataset}: amplifier trained on {wildcards.amplifier}' --out {output.figure} > {log} 2>&1"
 
 
@@ -76,13 +76,13 @@ rule plot_training_curves:
     params:
         flags=lambda wildcards, input: cli_flags(input, ("diffusion", "amplifiers", "runs")),
         debias_root="results/{dataset}/debias",
-        code=code_version("figures"),
+        code=PLAN.stage_code("figures.training_curves"),
     conda:
         "../envs/ddb.yaml"
     message:
         "Plotting the training curves of {wildcards.dataset}"
     shell:
-        "python -m ddb.figures training-curves {params.flags} --debias-root {params.debias_root}"
+        "python -m ddb.figures.training_curves {params.flags} --debias-root {params.debias_root}"
         " --out {output.figure} > {log} 2>&1"
 
 
@@ -103,11 +103,11 @@ rule plot_group_accuracy:
         "results/benchmarks/plot_group_accuracy/{dataset}.tsv"
     params:
         debias_root="results/{dataset}/debias",
-        code=code_version("figures"),
+        code=PLAN.stage_code("figures.group_accuracy"),
     conda:
         "../envs/ddb.yaml"
     message:
         "Plotting per-group test accuracy of every method on {wildcards.dataset}"
     shell:
-        "python -m ddb.figures group-accuracy --metrics {input.metrics} --metadata {input.metadata}"
+        "python -m ddb.figures.group_accuracy --metrics {input.metrics} --metadata {input.metadata}"
         " --debias-root {params.debias_root} --dataset {wildcards.dataset} --out {output.figure} > {log} 2>&1"

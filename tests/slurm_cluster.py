@@ -1,5 +1,7 @@
 """A single-node SLURM cluster on localhost for tests: munged + slurmctld + slurmd from Debian's slurm-wlm, no
-accounting database, state under a temporary folder; started and stopped by the test session."""
+accounting database, state under a temporary folder; started and stopped by the test session. The node declares four
+GPUs (harmless character devices stand in for their device files), so jobs that request ``gpu=1`` are scheduled as on a GPU
+cluster and run on the CPU."""
 
 from __future__ import annotations
 
@@ -32,10 +34,11 @@ SlurmctldLogFile={root}/slurmctld.log
 SlurmdLogFile={root}/slurmd.log
 SlurmctldPort={port}
 SlurmdPort={port_d}
+GresTypes=gpu
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MpiDefault=none
-NodeName=localhost CPUs=8 RealMemory=64000 State=UNKNOWN
+NodeName=localhost CPUs=32 RealMemory=64000 Gres=gpu:4 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -43,6 +46,8 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 # The configuration must sit at the default path: the job-step plugin strips SLURM_CONF from the environment of the
 # srun it starts inside each job (snakemake-executor-plugin-slurm-jobstep 0.6.1), so a config elsewhere is not found.
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+GRES_CONF = SYSTEM_CONF.with_name("gres.conf")
+STAND_IN_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom")
 
 
 def missing() -> str | None:
@@ -52,8 +57,9 @@ def missing() -> str | None:
             return f"{tool} not installed (apt-get install slurm-wlm munge; .ci/run does this)"
     if os.geteuid() != 0:
         return "starting slurmd needs root"
-    if SYSTEM_CONF.exists():
-        return f"{SYSTEM_CONF} exists; the test does not replace a real cluster's configuration"
+    for conf in (SYSTEM_CONF, GRES_CONF):
+        if conf.exists():
+            return f"{conf} exists; the test does not replace a real cluster's configuration"
     return None
 
 
@@ -69,6 +75,9 @@ def single_node_cluster(root: Path, port: int = 16817):
         (root / sub).mkdir(parents=True, exist_ok=True)
     SYSTEM_CONF.parent.mkdir(parents=True, exist_ok=True)
     SYSTEM_CONF.write_text(CONF.format(root=root, port=port, port_d=port + 1))
+    # Slurm drops GPUs without a device file; harmless character devices stand in for them
+    GRES_CONF.write_text("AutoDetect=off\n" + "".join(f"NodeName=localhost Name=gpu File={device}\n"
+                                                      for device in STAND_IN_DEVICES))
     env = dict(os.environ)
     munge_socket = Path("/run/munge/munge.socket.2")
     started_munge = None
@@ -93,3 +102,4 @@ def single_node_cluster(root: Path, port: int = 16817):
         if started_munge is not None:
             subprocess.run(["pkill", "-x", "munged"], check=False)
         SYSTEM_CONF.unlink(missing_ok=True)
+        GRES_CONF.unlink(missing_ok=True)

@@ -1,6 +1,6 @@
 import pytest
 
-from ddb.atomic import atomic_dir, atomic_file
+from ddb.core.atomic import atomic_dir, atomic_file
 
 
 def test_atomic_file_leaves_nothing_when_the_writer_fails(tmp_path):

@@ -3,7 +3,7 @@
 
 import json
 
-from ddb import bench
+from ddb.tools import bench
 
 
 def test_bench_writes_a_table_with_ratios_against_the_baseline(tmp_path, capsys):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from ddb import shapes
+from ddb.datasets import builtin_shapes as shapes
 
 
 def test_generation_is_deterministic_in_the_seed():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ddb.corruptions import CORRUPTIONS
+from ddb.algorithms.corruptions import CORRUPTIONS
 
 
 @pytest.mark.parametrize("corruption", CORRUPTIONS, ids=lambda f: f.__name__)

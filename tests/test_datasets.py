@@ -10,29 +10,15 @@ import pytest
 from PIL import Image
 
 from ddb import download, prepare_data
-from ddb.sources import DatasetError, bar_label, build_folder
-from ddb.tables import read_table
-from test_download import tar_bytes, zip_bytes
+from ddb.core.tables import read_table
+from ddb.datasets.bar import bar_label
+from ddb.datasets.common import DatasetError
+from ddb.datasets.folder import build_folder
+from helpers import byo, jpeg, rows_for, tar_bytes, waterbirds_archive, zip_bytes
 
 
-def jpeg(colour, size=(40, 30)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
-def waterbirds_archive() -> bytes:
-    """The group_DRO tarball layout: waterbird_complete95_forest2water2/{metadata.csv, NNN.Species/*.jpg}."""
-    rows, members = [], {}
-    # (y, place, split) for 12 images: every group in every split
-    spec = [(y, place, split) for split in (0, 1, 2) for y in (0, 1) for place in (0, 1)]
-    for i, (y, place, split) in enumerate(spec, start=1):
-        name = f"{'001.Black_footed_Albatross' if y else '010.Red_winged_Blackbird'}/img_{i:04d}.jpg"
-        members[f"waterbird_complete95_forest2water2/{name}"] = jpeg((200 * place, 100, 200 * y))
-        rows.append(f"{i},{name},{y},{split},{place},places/x.jpg")
-    members["waterbird_complete95_forest2water2/metadata.csv"] = (
-        "img_id,img_filename,y,split,place,place_filename\n" + "\n".join(rows) + "\n").encode()
-    return tar_bytes(members)
+def solid_jpeg(colour, size=(40, 30)) -> bytes:
+    return jpeg(Image.new("RGB", size, colour))
 
 
 def bar_archive() -> bytes:
@@ -42,7 +28,7 @@ def bar_archive() -> bytes:
         for split, n in (("train", 10), ("test", 2)):
             for action in ("climbing", "diving", "fishing", "pole vaulting", "racing", "throwing"):
                 for i in range(n):
-                    zf.writestr(f"BAR-master/{split}/{action}_{i}.jpg", jpeg((i * 20, 50, 90)))
+                    zf.writestr(f"BAR-master/{split}/{action}_{i}.jpg", solid_jpeg((i * 20, 50, 90)))
         zf.writestr("BAR-master/README.md", "BAR")
     return buffer.getvalue()
 
@@ -97,30 +83,6 @@ def test_bar_file_names(name, label):
 
 
 # ---- bring your own ----
-def byo(tmp_path, rows, header="path,label,split,bias", images=True):
-    root = tmp_path / "mine"
-    (root / "img").mkdir(parents=True, exist_ok=True)
-    if images:
-        for row in rows:
-            path = root / row.split(",")[0]
-            if not path.exists():
-                Image.new("RGB", (20, 24), (len(row) * 7 % 255, 80, 160)).save(path)
-    (root / "labels.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
-    return {"root": str(root), "csv": str(root / "labels.csv"), "image_size": 8, "val_fraction": 0.25, "seed": 0}
-
-
-def rows_for(n_train=8, with_val=False):
-    rows = []
-    for i in range(n_train):
-        label = "cat" if i % 2 else "dog"
-        bias = ("indoor" if label == "cat" else "outdoor") if i > 1 else ("outdoor" if label == "cat" else "indoor")
-        rows.append(f"img/tr{i}.png,{label},train,{bias}")
-    rows += [f"img/te{i}.png,{'cat' if i % 2 else 'dog'},test,{'indoor' if i < 2 else 'outdoor'}" for i in range(4)]
-    if with_val:
-        rows += [f"img/va{i}.png,{'cat' if i % 2 else 'dog'},val,indoor" for i in range(2)]
-    return rows
-
-
 def test_byo_string_labels_bias_and_a_val_holdout(tmp_path):
     settings = byo(tmp_path, rows_for())
     table = build_folder(None, tmp_path / "images", "images", settings)
@@ -216,7 +178,7 @@ def test_celeba_kaggle_edition_drop_in(tmp_path):
         f"{n},-1,{b},{m}\n" for n, b, m in zip(names, blond, male))
     partition = "image_id,partition\n" + "".join(f"{n},{0 if i < 8 else 1 if i < 10 else 2}\n" for i, n in enumerate(names))
     members = {"list_attr_celeba.csv": attrs.encode(), "list_eval_partition.csv": partition.encode(),
-               **{f"img_align_celeba/img_align_celeba/{n}": jpeg((i * 20, 0, 0), (17, 21)) for i, n in enumerate(names)}}
+               **{f"img_align_celeba/img_align_celeba/{n}": solid_jpeg((i * 20, 0, 0), (17, 21)) for i, n in enumerate(names)}}
     table = drop_in_and_prepare(tmp_path, "celeba", "celeba-dataset.zip", zip_bytes(members), '{"image_size": 8}')
     assert table.groupby("split").size().to_dict() == {"test": 2, "train": 8, "val": 2}
     assert table["label"].tolist() == [int(b == 1) for b in blond]
@@ -262,7 +224,7 @@ def test_cmnist_checks_the_published_md5_and_builds_the_lff_protocol(file_server
 
 
 def test_imagenet9_reads_class_tars_in_place_and_tests_on_matching_imagenet_a(tmp_path):
-    from ddb.sources import IMAGENET9_RANGES, build_imagenet9
+    from ddb.datasets.imagenet9 import IMAGENET9_RANGES, build_imagenet9
 
     with pytest.raises(SystemExit, match="place ILSVRC2012_img_train.tar \\(md5:1d675b47d978889d74fa0da5fadfb00e\\) at"):
         download.main(["--source", "imagenet9", "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "x")])
@@ -272,12 +234,12 @@ def test_imagenet9_reads_class_tars_in_place_and_tests_on_matching_imagenet_a(tm
     raw = tmp_path / "raw"
     (raw / "imagenet-a.tar/imagenet-a").mkdir(parents=True)
     (raw / "ILSVRC2012_img_train.tar").write_bytes(tar_bytes({
-        f"{wnid[i]}.tar": tar_bytes({f"{wnid[i]}_{j}.JPEG": jpeg((i % 255, j * 50, 0))
+        f"{wnid[i]}.tar": tar_bytes({f"{wnid[i]}_{j}.JPEG": solid_jpeg((i % 255, j * 50, 0))
                                      for j in range(with_images.get(i, 0))}, mode="w")
         for i in range(1000)}, mode="w"))
     for i in (151, 30, 500):
         (raw / f"imagenet-a.tar/imagenet-a/{wnid[i]}").mkdir()
-        (raw / f"imagenet-a.tar/imagenet-a/{wnid[i]}/a_{i}.jpg").write_bytes(jpeg((0, 0, 0)))
+        (raw / f"imagenet-a.tar/imagenet-a/{wnid[i]}/a_{i}.jpg").write_bytes(solid_jpeg((0, 0, 0)))
     table = build_imagenet9(raw, tmp_path / "images", "images",
                             {"image_size": 16, "max_per_class": 2, "val_fraction": 0.3, "seed": 0})
     names = list(IMAGENET9_RANGES)
@@ -297,7 +259,7 @@ def test_urbancars_drop_in_of_the_generated_layout(tmp_path):
             for bg in ("urban", "country"):
                 for co in ("urban", "country"):
                     group = f"urbancars/{root}/{split}/obj-{obj}_bg-{bg}_co_occur_obj-{co}"
-                    members[f"{group}/000.jpg"] = jpeg((9, 9, 9))
+                    members[f"{group}/000.jpg"] = solid_jpeg((9, 9, 9))
                     members[f"{group}/000_mask.png"] = png((0, 0, 0))
     table = drop_in_and_prepare(tmp_path, "urbancars", "urbancars.zip", zip_bytes(members),
                                 '{"image_size": 8, "origin": "drop_in"}')
@@ -308,8 +270,8 @@ def test_urbancars_drop_in_of_the_generated_layout(tmp_path):
 
 
 def test_corrupted_cifar10_from_the_binary_archive_layout(tmp_path):
-    from ddb.corruptions import CORRUPTIONS
-    from ddb.sources import build_corrupted_cifar10
+    from ddb.algorithms.corruptions import CORRUPTIONS
+    from ddb.datasets.corrupted_cifar10 import build_corrupted_cifar10
 
     rng = np.random.default_rng(0)
     root = tmp_path / "raw/cifar-10-binary.tar.gz/cifar-10-batches-bin"

@@ -1,42 +1,17 @@
 """The real download path against a local HTTP server: checksums, mirrors, resumed transfers, safe extraction."""
 
 import hashlib
-import io
-import tarfile
-import zipfile
 
 import pytest
 
-from ddb.download import DownloadError, RemoteFile, UnsafeArchiveError, download_source, extract, fetch
+from ddb.datasets.fetch import DownloadError, RemoteFile, UnsafeArchiveError, download_source, extract, fetch
+from helpers import tar_bytes, zip_bytes
 
 PAYLOAD = bytes(range(256)) * 4000  # ~1 MB, more than one read block
 
 
 def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def tar_bytes(members: dict[str, bytes], links: dict[str, str] | None = None, mode: str = "w:gz") -> bytes:
-    """A tar archive (gzip-compressed by default) of ``members``, plus symbolic ``links`` name -> target."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=mode) as tf:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tf.addfile(info)
-    return buffer.getvalue()
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_download_verifies_and_extracts(file_server, tmp_path):

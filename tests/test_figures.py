@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddb import collect, figures, screenshot
-from ddb.logs import Progress
+from ddb import collect
+from ddb.figures import amplifier_scores, common, group_accuracy, synthetic_vs_real, training_curves
+from ddb.tools import screenshot
+from ddb.core.logs import Progress
 
 
 def test_group_accuracy_averages_seeds_per_run_and_group():
@@ -18,36 +20,36 @@ def test_group_accuracy_averages_seeds_per_run_and_group():
                                                 {"label": 0, "bias": 1, "n": 10, "acc": 0.6}]},
         {"run": "ddb_i/base", "seed": 0, "per_group": [{"label": 0, "bias": 1, "n": 10, "acc": 0.9}]},
     ]
-    table = figures.group_accuracy_table(metrics).set_index(["run", "label", "bias"])
+    table = group_accuracy.group_accuracy_table(metrics).set_index(["run", "label", "bias"])
     assert table.loc[("erm", 0, 0)].tolist() == pytest.approx([0.9, 0.1])  # mean, population std
     assert table.loc[("erm", 0, 1)].tolist() == pytest.approx([0.4, 0.2])
     assert table.loc[("ddb_i/base", 0, 1)].tolist() == pytest.approx([0.9, 0.0])
-    fig = figures.group_accuracy_figure(table.reset_index(), {(0, 0): True, (0, 1): False}, {0: "circle"}, "toy")
+    fig = group_accuracy.group_accuracy_figure(table.reset_index(), {(0, 0): True, (0, 1): False}, {0: "circle"}, "toy")
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["ddb_i/base: bias-conflicting mean 90.0 %", "erm: bias-conflicting mean 40.0 %"]
     assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["circle/0", "circle/1"]  # aligned group first
 
 
 def test_group_accuracy_without_bias_labels_says_so():
-    fig = figures.group_accuracy_figure(figures.group_accuracy_table([{"run": "erm", "seed": 0}]), {}, {}, "bar")
+    fig = group_accuracy.group_accuracy_figure(group_accuracy.group_accuracy_table([{"run": "erm", "seed": 0}]), {}, {}, "bar")
     assert "no bias labels" in fig.axes[0].texts[0].get_text()
 
 
 def test_amplifier_histogram_title_reports_detection():
     scores = pd.DataFrame({"amp_loss": np.r_[np.full(9, 0.01), 5.0], "bias_aligned": [True] * 9 + [False]})
     detection = {"amp_auroc": 1.0, "amp_precision": 0.5, "amp_recall": 1.0}
-    fig = figures.amplifier_scores_figure(scores, detection, "toy: amplifier trained on synthetic/base")
+    fig = amplifier_scores.amplifier_scores_figure(scores, detection, "toy: amplifier trained on synthetic/base")
     ax = fig.axes[0]
     assert "AUROC 1.0000, error set precision 50.0 %, recall 100.0 %" in ax.get_title()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["bias-aligned (n=9)", "bias-conflicting (n=1)"]
-    unknown = figures.amplifier_scores_figure(scores.assign(bias_aligned=pd.NA), {}, "toy")
+    unknown = amplifier_scores.amplifier_scores_figure(scores.assign(bias_aligned=pd.NA), {}, "toy")
     assert "no bias labels" in unknown.axes[0].get_title()
 
 
 def test_training_curves_average_seeds():
     runs = {"erm": [pd.DataFrame({"step": [1, 2], "train_loss": [1.0, 0.5], "val_selection_score": [0.2, 0.4]}),
                     pd.DataFrame({"step": [1, 2], "train_loss": [3.0, 1.5], "val_selection_score": [0.4, 0.6]})]}
-    fig = figures.training_curves_figure(pd.DataFrame({"step": [1, 2], "loss": [0.5, 0.1]}), {}, runs)
+    fig = training_curves.training_curves_figure(pd.DataFrame({"step": [1, 2], "loss": [0.5, 0.1]}), {}, runs)
     loss_line = fig.axes[2].get_lines()[0]
     assert loss_line.get_ydata().tolist() == pytest.approx([2.0, 1.0])
     assert fig.axes[3].get_lines()[0].get_ydata().tolist() == pytest.approx([0.3, 0.5])
@@ -65,20 +67,20 @@ def test_synthetic_vs_real_frames_the_conflicting_real_images(tmp_path):
             Image.new("RGB", (16, 16), (0, 200, 0)).save(tmp_path / f"real_{k}_{i}.png")
             rows.append({"path": f"real_{k}_{i}.png", "label": k, "label_name": f"c{k}", "split": "train",
                          "bias_aligned": i != 0})
-    grids = figures.synthetic_vs_real_rows(pd.DataFrame(rows), tmp_path, [tmp_path / "syn0", tmp_path / "syn1"])
+    grids = synthetic_vs_real.synthetic_vs_real_rows(pd.DataFrame(rows), tmp_path, [tmp_path / "syn0", tmp_path / "syn1"])
     assert [g["name"] for g in grids] == ["c0", "c1"]
     assert grids[0]["synthetic"].shape == (3, 8, 8, 3)
     assert grids[0]["real"].shape == (32, 8, 8, 3)  # a sample, resized to the synthetic resolution
     assert grids[0]["conflicting"].sum() <= 1
     with pytest.raises(ValueError, match="re-run the sample_synthetic stage"):
         (tmp_path / "empty").mkdir()
-        figures.synthetic_vs_real_rows(pd.DataFrame(rows), tmp_path, [tmp_path / "empty"])
+        synthetic_vs_real.synthetic_vs_real_rows(pd.DataFrame(rows), tmp_path, [tmp_path / "empty"])
 
 
 def test_run_and_amplifier_names_come_from_paths():
-    assert figures.run_name("results/d/debias/ddb_i/base/seed2/model", "results/d/debias") == "ddb_i/base"
-    assert figures.run_name("results/d/debias/erm/seed0/metrics.json", "results/d/debias") == "erm"
-    assert figures.amplifier_name("results/d/amplifier/synthetic/guidance_w=3.0/model") == "synthetic/guidance_w=3.0"
+    assert common.run_name("results/d/debias/ddb_i/base/seed2/model", "results/d/debias") == "ddb_i/base"
+    assert common.run_name("results/d/debias/erm/seed0/metrics.json", "results/d/debias") == "erm"
+    assert common.amplifier_name("results/d/amplifier/synthetic/guidance_w=3.0/model") == "synthetic/guidance_w=3.0"
 
 
 def test_results_page_leaves_out_columns_no_row_fills():

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from ddb.groupdro import GroupDROLoss, compact_ids, group_balanced_weights, group_mean_losses, pseudo_groups
+from ddb.algorithms.groupdro import GroupDROLoss, compact_ids, group_balanced_weights, group_mean_losses
+from ddb.algorithms.pseudo_groups import pseudo_groups
 
 
 def test_group_mean_losses_hand_computed_with_absent_group():
@@ -73,7 +74,7 @@ def test_group_size_adjustment_enters_the_weight_update_only():
 
 
 def test_error_set_groups_two_per_class():
-    from ddb.groupdro import error_set_groups
+    from ddb.algorithms.pseudo_groups import error_set_groups
 
     groups = error_set_groups(torch.tensor([0, 0, 2, 2]), torch.tensor([False, True, False, True]))
     assert groups.tolist() == [0, 1, 4, 5]

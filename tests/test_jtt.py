@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ddb.jtt import automatic_upweight, upsampling_weights
+from ddb.algorithms.jtt import automatic_upweight, upsampling_weights
 
 
 def test_upsampling_weights_repeat_error_samples():

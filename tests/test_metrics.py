@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddb.metrics import (binary_auroc, classification_metrics, group_accuracies, precision_recall, selection_score,
-                         train_weighted_accuracy)
+from ddb.algorithms.benchmark_conventions import train_weighted_accuracy, urbancars_gaps
+from ddb.algorithms.detection import binary_auroc, precision_recall
+from ddb.algorithms.metrics import classification_metrics, group_accuracies, selection_score
 
 # label, bias, prediction: 2 classes x 2 biases, aligned = (label == bias)
 LABEL = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
@@ -81,8 +82,6 @@ def test_pseudo_group_selection_is_worst_cell_of_label_by_amplifier_prediction()
 
 
 def test_urbancars_gaps_hand_computed():
-    from ddb.metrics import urbancars_gaps
-
     # label 1 = urban car; bias = 2 * bg + co_occur_obj
     label = np.array([1, 1, 1, 1, 0, 0, 0, 0])
     bias = np.array([3, 1, 2, 0, 0, 2, 1, 3])  # aligned, bg conflicts, co-obj conflicts, both; twice

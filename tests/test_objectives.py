@@ -4,11 +4,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ddb import objectives
-from ddb.config import stage_settings
-from ddb.models import small_cnn
+from ddb.algorithms.groupdro import GroupDRO
+from ddb.algorithms.jtt import Upsampled
+from ddb.algorithms.objective import Objective
+from ddb.algorithms.reweighting import FrozenAmplifierReweighting, LearningFromFailure
+from ddb.core.settings import resolve_settings
+from ddb.models.classifiers import small_cnn
 
-RECIPES = stage_settings("recipes")
+RECIPES, BASELINES = resolve_settings("recipes"), resolve_settings("baselines")
 
 
 def batch():
@@ -19,15 +22,15 @@ def batch():
 
 def make(name, train_labels):
     if name == "erm":
-        return objectives.Objective()
+        return Objective()
     if name == "groupdro":
-        return objectives.GroupDRO(torch.tensor([0, 1, 5, 0, 1, 5, 0, 1]), RECIPES["ddb_i"], "cpu")
+        return GroupDRO(torch.tensor([0, 1, 5, 0, 1, 5, 0, 1]), RECIPES["ddb_i"], "cpu")
     if name == "ddb_ii":
         amplifier = small_cnn(3).eval().requires_grad_(False)
-        return objectives.FrozenAmplifierReweighting(amplifier, train_labels, RECIPES["ddb_ii"] | {"ema_alpha": 0.7, "classwise_norm": True})
+        return FrozenAmplifierReweighting(amplifier, train_labels, RECIPES["ddb_ii"] | {"ema_alpha": 0.7, "classwise_norm": True})
     if name == "lff":
-        return objectives.LearningFromFailure(small_cnn(3), train_labels, RECIPES["lff"])
-    return objectives.Upsampled(torch.ones(8))
+        return LearningFromFailure(small_cnn(3), train_labels, BASELINES["lff"])
+    return Upsampled(torch.ones(8))
 
 
 @pytest.mark.parametrize("name", ["erm", "groupdro", "ddb_ii", "lff", "upsampled"])

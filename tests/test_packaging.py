@@ -1,3 +1,4 @@
+import re
 import tomllib
 from pathlib import Path
 
@@ -14,11 +15,17 @@ def test_conda_env_pins_match_pyproject():
     assert sorted(pip) == sorted(project)
 
 
-def test_every_rule_has_log_benchmark_conda_and_code_hash():
+def test_every_rule_has_log_benchmark_conda_and_the_code_identity_of_the_module_it_runs():
+    # the code identity that a job's module would have under each PLAN method (ddb/workflow/planning.py)
+    keyed = {"stage_code": lambda arg: arg, "dataset_code": lambda arg: arg, "download_code": lambda arg: "download",
+             "method_code": lambda arg: "train_debiased"}
     for smk in (REPO / "rules").glob("*.smk"):
         if smk.name == "common.smk":
             continue
         for block in smk.read_text().split("\nrule ")[1:]:
             name = block.split(":")[0]
-            for directive in ("log:", "benchmark:", "conda:", "code=code_version("):
+            for directive in ("log:", "benchmark:", "conda:", "code="):
                 assert directive in block, f"rule {name} in {smk.name} lacks {directive}"
+            module = re.search(r"python -m ddb\.([\w.]+)", block)[1]
+            call = re.search(r"code=(?:lambda wildcards: )?PLAN\.(\w+)\((?:\"([\w.]+)\")?", block)
+            assert call and keyed[call[1]](call[2]) == module, f"rule {name} runs ddb.{module} but is keyed on {call[0]}"

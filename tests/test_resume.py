@@ -2,7 +2,6 @@
 seed); and the same seed twice gives identical amplifier scores."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,9 +13,9 @@ import torch
 from safetensors.torch import load_file
 
 from ddb import prepare_data
+from helpers import ENV, REPO
 
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # real stage runs (make test-fast leaves them out)
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +28,9 @@ def tiny_data(tmp_path_factory):
     return root / "metadata.parquet"
 
 
-def run_stage(args, out: Path, kill_at_checkpoint: bool = False) -> str:
-    """Run ``python -m ddb.<stage> ...``; optionally SIGKILL it as soon as its first checkpoint exists."""
-    checkpoint = out.with_name(out.name + ".checkpoint.pt")
+def run_stage(args, out: Path, kill_at_checkpoint: bool = False, checkpoint_name: str = "checkpoint") -> str:
+    """Run ``python -m ddb.<stage> ...``; optionally SIGKILL it as soon as its first checkpoint of that name exists."""
+    checkpoint = out.with_name(f"{out.name}.{checkpoint_name}.pt")
     proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     if kill_at_checkpoint:
@@ -45,7 +44,7 @@ def run_stage(args, out: Path, kill_at_checkpoint: bool = False) -> str:
         return ""
     output, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, output[-3000:]
-    assert not checkpoint.exists()  # removed once the output is complete
+    assert not list(out.parent.glob(f"{out.name}.*.pt"))  # every checkpoint removed once the output is complete
     return output
 
 
@@ -65,6 +64,21 @@ def test_killed_classifier_training_resumes_to_the_same_weights(tiny_data, tmp_p
     a, b = tensors(tmp_path / "straight/model.safetensors"), tensors(tmp_path / "resumed/model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "straight/training_log.csv").read_text() == (tmp_path / "resumed/training_log.csv").read_text()
+
+
+def test_jtt_killed_after_identification_resumes_without_training_it_again(tiny_data, tmp_path):
+    settings = json.dumps({"steps": 60, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20})
+    args = lambda out: ["ddb.train_debiased", "--method", "jtt", "--metadata", str(tiny_data), "--seed", "1",
+                        "--out", str(out), "--settings", settings, "--method-settings", '{"identification_epochs": 2}',
+                        "--threads", "1"]
+    run_stage(args(tmp_path / "straight"), tmp_path / "straight")
+    run_stage(args(tmp_path / "resumed"), tmp_path / "resumed", kill_at_checkpoint=True,
+              checkpoint_name="identification")
+    log = run_stage(args(tmp_path / "resumed"), tmp_path / "resumed")
+    assert "resumed.identification.pt after step 10" in log, log
+    assert "jtt identification step 10/10" not in log  # restored, not trained again
+    a, b = tensors(tmp_path / "straight/model.safetensors"), tensors(tmp_path / "resumed/model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_killed_diffusion_training_resumes_to_the_same_weights(tiny_data, tmp_path):
@@ -91,7 +105,7 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tiny_data, tmp_path):
 
 
 def test_same_seed_gives_identical_scores(tiny_data, tmp_path):
-    from ddb.tables import read_table
+    from ddb.core.tables import read_table
 
     scores = []
     for run in ("a", "b"):

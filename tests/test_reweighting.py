@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ddb.reweighting import relative_difficulty, reweighted_loss
+from ddb.algorithms.reweighting import relative_difficulty, reweighted_loss
 
 
 def test_relative_difficulty_hand_computed():
@@ -28,7 +28,7 @@ def test_conflicting_sample_outweighs_aligned_sample():
 
 
 def test_loss_ema_first_visit_stores_then_smooths():
-    from ddb.reweighting import LossEMA
+    from ddb.algorithms.reweighting import LossEMA
 
     ema = LossEMA(torch.tensor([0, 0, 1]), alpha=0.7)
     assert ema.update(torch.tensor([0, 2]), torch.tensor([1.0, 4.0])).tolist() == [1.0, 4.0]
@@ -37,7 +37,7 @@ def test_loss_ema_first_visit_stores_then_smooths():
 
 
 def test_classwise_normalisation_divides_by_the_class_max_over_the_training_set():
-    from ddb.reweighting import LossEMA
+    from ddb.algorithms.reweighting import LossEMA
 
     ema = LossEMA(torch.tensor([0, 0, 1, 1]), alpha=0.0)
     ema.update(torch.arange(4), torch.tensor([1.0, 4.0, 2.0, 0.5]))
@@ -45,7 +45,7 @@ def test_classwise_normalisation_divides_by_the_class_max_over_the_training_set(
 
 
 def test_gce_hand_computed():
-    from ddb.reweighting import gce_loss
+    from ddb.algorithms.reweighting import gce_loss
 
     logits = torch.log(torch.tensor([[0.25, 0.75], [0.5, 0.5]]))
     expected = [(1 - 0.75**0.7) / 0.7, (1 - 0.5**0.7) / 0.7]

@@ -1,6 +1,8 @@
-"""The tiny pipeline through a real single-node SLURM cluster with the project's profile (profiles/slurm), with
-test-only overrides for the partition, the account and the GPU count. Skipped, with the reason, where SLURM cannot
-be installed or started (it needs Debian's slurm-wlm and munge, and root)."""
+"""The design card's command, ``snakemake --profile slurm all``, typed in the repository root after the README's
+install step, runs the tiny pipeline as jobs of a real single-node SLURM cluster (four GPUs declared as generic
+resources). Test-only settings come through a config file (the tiny pipeline as the copy's config.yaml, the test
+cluster's values in the installed site profile) and the environment, never through the command line. Skipped, with
+the reason, where SLURM cannot be installed or started (it needs Debian's slurm-wlm and munge, and root)."""
 
 import os
 import re
@@ -10,38 +12,46 @@ from pathlib import Path
 
 import pytest
 
+from helpers import ENV, TINY, copy_workflow
 from slurm_cluster import missing, single_node_cluster
-from test_workflow import ENV, SNAKEMAKE, copy_workflow
 
 GPU_RULES = ("train_diffusion", "sample_synthetic", "train_amplifier", "train_real_amplifier", "score_real",
              "train_debiased")
+# what a site adds to its installed profile by hand: this cluster has no accounting database (sacct), so squeue
+# reports job states; and the test reads every job's SLURM log
+TEST_CLUSTER = """slurm-status-command: squeue
+slurm-init-seconds-before-status-checks: 1
+slurm-keep-successful-logs: true
+"""
 
-pytestmark = pytest.mark.skipif(missing() is not None, reason=f"no SLURM here: {missing()}")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(missing() is not None, reason=f"no SLURM here: {missing()}")]
 
 
-def test_tiny_pipeline_runs_as_slurm_jobs_with_the_project_profile(tmp_path):
+def test_the_card_command_submits_the_pipeline_through_slurm(tmp_path):
     work = copy_workflow(tmp_path / "work")
-    (work / "profiles").mkdir()
-    import shutil
-
-    shutil.copytree(Path(__file__).resolve().parents[1] / "profiles" / "slurm", work / "profiles" / "slurm")
-    overrides = [f"{rule}:{key}" for rule in GPU_RULES for key in ("slurm_partition=debug", "gpu=0")]
+    (work / "config.yaml").write_text(TINY.read_text())  # the copy's own config: the tiny pipeline
+    home = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    # the README's install step for a cluster: the site profile with this cluster's partition and no account
+    install = subprocess.run([sys.executable, "-m", "ddb.tools.slurm_profile", "--no-account", "--cpu-partition",
+                              "debug", "--gpu-partition", "debug"], env={**ENV, **home}, capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr
+    profile = tmp_path / "config/snakemake/slurm/config.yaml"
+    profile.write_text(profile.read_text() + TEST_CLUSTER)
     with single_node_cluster(tmp_path / "slurm") as slurm_env:
-        cmd = [*SNAKEMAKE, "-s", str(work / "Snakefile"), "-d", str(work), "--workflow-profile", "profiles/slurm",
-               "--configfile", "tiny.yaml", "--jobs", "4",
-               "--default-resources", "slurm_partition=debug", "runtime=30", "mem_mb=2000",
-               "--set-resources", *overrides,
-               "--slurm-no-account", "--slurm-status-command", "squeue", "--slurm-keep-successful-logs",
-               "--slurm-init-seconds-before-status-checks", "1", "--", "all"]
-        env = {**ENV, **slurm_env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-        proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=1500)
+        env = {**ENV, **slurm_env, **home, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        proc = subprocess.run("snakemake --profile slurm all", shell=True, cwd=work, env=env, capture_output=True,
+                              text=True, timeout=1500)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
-    log = proc.stdout + proc.stderr
-    submitted = re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log)
-    slurm_logs = list((work / ".snakemake" / "slurm_logs").rglob("*.log"))
+        log = proc.stdout + proc.stderr
+        submitted = dict(re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: .*?rule_(\w+)", log))
+        diffusion_job = next(job for job, rule in submitted.items() if rule == "train_diffusion")
+        allocation = subprocess.run(["scontrol", "show", "job", "-o", diffusion_job], env=env, capture_output=True,
+                                    text=True).stdout
+    assert "TresPerJob=gres:gpu:1" in allocation  # the GPU stages asked SLURM for a GPU
     slurm_root = work / ".snakemake" / "slurm_logs"
+    slurm_logs = list(slurm_root.rglob("*.log"))
     ran_on_slurm = {p.relative_to(slurm_root).parts[0].removeprefix("rule_") for p in slurm_logs}
     assert set(GPU_RULES) | {"prepare_data", "evaluate", "evaluate_amplifier"} <= ran_on_slurm
     assert "collect" not in ran_on_slurm  # a local rule
-    assert len(submitted) == 29 == len(slurm_logs)  # the 30 jobs of the tiny run but the local collect
+    assert len(submitted) == 29 == len(slurm_logs)  # the 35 jobs of the tiny run but the 6 local ones
     assert (work / "results/tables/summary.csv").exists()

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from ddb.tables import TableError, read_table, table_provenance, write_table
+from ddb.core.tables import TableError, read_table, table_provenance, write_table
 
 
 def metadata_frame():

@@ -2,125 +2,20 @@
 and LVIS/COCO (served on 127.0.0.1) -> download -> generate_urbancars -> prepare_data; and the plain functions."""
 
 import csv
-import io
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from scipy.io import savemat
 
 from ddb import download, generate_urbancars, prepare_data
-from ddb.generate_urbancars import (CarCutter, allocate, car_type, group_counts, image_specs, kind_keys,
-                                   select_car_instance)
-from ddb.sources import DatasetError
-from ddb.tables import read_table
-from test_download import tar_bytes, zip_bytes
-
-RED, BLUE, GREY, GREEN, YELLOW, BROWN = (220, 20, 20), (20, 20, 220), (128, 128, 128), (30, 160, 30), (230, 220, 0), \
-    (120, 70, 20)
-CLASSES = ["Acura RL Sedan 2012", "AM General Hummer SUV 2000", "Chevrolet Express Cargo Van 2007",
-           "Ford F-150 Regular Cab 2012", "Audi TT Hatchback 2011"]  # urban, country, neither, country, urban
-CAR_BOX = (10, 12, 50, 36)  # x1, y1, x2, y2 of the car in every 64 x 48 photo
-
-
-def jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=98)
-    return buffer.getvalue()
-
-
-def car_photo(urban: bool) -> bytes:
-    image = Image.new("RGB", (64, 48), (250, 250, 250))  # the photo's own surroundings
-    image.paste(RED if urban else BLUE, CAR_BOX)
-    return jpeg(image)
-
-
-def mat_bytes(variables: dict) -> bytes:
-    buffer = io.BytesIO()
-    savemat(buffer, variables)
-    return buffer.getvalue()
-
-
-def annotations(files: list[tuple[str, int]]) -> np.ndarray:
-    """A Stanford Cars annotation struct array (1 x n, fields as in cars_train_annos.mat)."""
-    fields = ["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "class", "fname"]
-    records = np.zeros((1, len(files)), dtype=[(f, "O") for f in fields])
-    for i, (name, label) in enumerate(files):
-        records[0, i] = (*(np.array([[v]], dtype=np.uint8) for v in CAR_BOX), np.array([[label]], dtype=np.uint8),
-                         np.array([name]))
-    return records
-
-
-def stanford_cars_files() -> dict[str, bytes]:
-    """cars_train.tgz, cars_test.tgz, car_devkit.tgz and cars_test_annos_withlabels.mat, 1-based class ids."""
-    labels = [1, 2, 3, 4, 5] * 4  # 8 urban, 8 country and 4 vans (neither) per split
-    keys = kind_keys({"urban_car_types": ["Sedan", "Hatchback"], "country_car_types": ["SUV", "Cab"]}, "car_types")
-    out = {}
-    for split in ("train", "test"):
-        names = [(f"{i + 1:05d}.jpg", label) for i, label in enumerate(labels)]
-        out[f"cars_{split}.tgz"] = tar_bytes({f"cars_{split}/{name}": car_photo(car_type(CLASSES[label - 1], keys) == 1)
-                                              for name, label in names})
-        if split == "train":
-            out["car_devkit.tgz"] = tar_bytes({
-                "devkit/cars_meta.mat": mat_bytes({"class_names": np.array([CLASSES], dtype=object)}),
-                "devkit/cars_train_annos.mat": mat_bytes({"annotations": annotations(names)}),
-                "devkit/cars_test_annos.mat": mat_bytes({"annotations": annotations(names)})})
-        else:
-            out["cars_test_annos_withlabels.mat"] = mat_bytes({"annotations": annotations(names)})
-    return out
-
-
-def places_archive() -> bytes:
-    """places365standard_easyformat.tar: places365_standard/{train,val}/<category>/*.jpg (nested as field-wild)."""
-    members = {}
-    for split, n in (("train", 6), ("val", 2)):
-        for category, colour in (("street", GREY), ("alley", GREY), ("field-wild", GREEN), ("pasture/nested", GREEN),
-                                 ("bedroom", (255, 0, 255))):
-            for i in range(n):
-                members[f"places365_standard/{split}/{category}/{i:08d}.jpg"] = jpeg(Image.new("RGB", (40, 30), colour))
-    members["places365_standard/train.txt"] = b"street/00000000.jpg 0\n"
-    return tar_bytes(members, mode="w")
-
-
-def lvis_files() -> dict[str, bytes]:
-    """lvis_v1_{train,val}.json.zip and COCO {train,val}2017.zip: hydrants (urban) and cows (country) as squares."""
-    categories = [{"id": 1, "name": "fireplug", "synonyms": ["fire_hydrant", "fireplug", "hydrant"]},
-                  {"id": 2, "name": "cow", "synonyms": ["cow"]}, {"id": 3, "name": "banana", "synonyms": ["banana"]}]
-    out, coco = {}, {"train2017": {}, "val2017": {}}
-    for part, folder, first in (("train", "train2017", 1), ("val", "val2017", 100)):
-        images, annotations_ = [], []
-        for k in range(6):
-            image_id = first + k
-            name = f"{image_id:012d}.jpg"
-            category = (1, 2, 3)[k % 3]
-            photo = Image.new("RGB", (100, 100), (0, 0, 0))
-            photo.paste({1: YELLOW, 2: BROWN, 3: (255, 255, 255)}[category], (20, 20, 80, 80))
-            coco[folder][f"{folder}/{name}"] = jpeg(photo)
-            images.append({"id": image_id, "coco_url": f"http://images.cocodataset.org/{folder}/{name}",
-                           "height": 100, "width": 100})
-            annotations_.append({"id": 10 * image_id, "image_id": image_id, "category_id": category,
-                                 "bbox": [20, 20, 60, 60], "area": 3600,
-                                 "segmentation": [[20, 20, 80, 20, 80, 80, 20, 80]]})
-            annotations_.append({"id": 10 * image_id + 1, "image_id": image_id, "category_id": category,  # too small
-                                 "bbox": [0, 0, 10, 10], "area": 100, "segmentation": [[0, 0, 10, 0, 10, 10]]})
-        lvis = {"images": images, "annotations": annotations_, "categories": categories}
-        out[f"lvis_v1_{part}.json.zip"] = zip_bytes({f"lvis_v1_{part}.json": __import__("json").dumps(lvis).encode()})
-    for folder, members in coco.items():
-        out[f"{folder}.zip"] = zip_bytes(members)
-    return out
-
-
-SETTINGS = ('{"per_class": {"train": 20, "val": 4, "test": 4}, "canvas": 48, "car_mask": "bbox", '
-            '"urban_car_types": ["Sedan", "Hatchback"], "urban_places": ["street", "alley"], '
-            '"country_places": ["field/wild", "pasture/nested"], "seed": 3}')
-
-
-def serve_downloadable_sources(file_server) -> None:
-    """Places365 and LVIS/COCO at ``<file_server.url>/mirror/`` (Stanford Cars is placed by hand)."""
-    for name, data in {"places365standard_easyformat.tar": places_archive(), **lvis_files()}.items():
-        file_server.files[f"/mirror/{name}"] = data
-
+from ddb.core.tables import read_table
+from ddb.datasets.common import DatasetError
+from ddb.datasets import urbancars_generation
+from ddb.datasets.urbancars_generation import (CarCutter, allocate, car_type, group_counts, image_specs, kind_keys,
+                                               select_car_instance)
+from helpers import (BLUE, BROWN, CAR_BOX, GREEN, GREY, RED, URBANCARS_SETTINGS, YELLOW, car_photo,
+                     serve_downloadable_sources, stanford_cars_files)
 
 @pytest.fixture
 def sources(file_server, tmp_path):
@@ -142,7 +37,7 @@ def sources(file_server, tmp_path):
     return {"cars": fetch("stanford_cars"), "places": fetch("places365", *mirror), "lvis": fetch("lvis_coco", *mirror)}
 
 
-def generate(sources, out, settings=SETTINGS):
+def generate(sources, out, settings=URBANCARS_SETTINGS):
     generate_urbancars.main(["--cars", str(sources["cars"]), "--places", str(sources["places"]), "--lvis",
                              str(sources["lvis"]), "--settings", settings, "--out", str(out)])
     with open(out / "provenance.csv", newline="") as f:
@@ -203,7 +98,7 @@ def test_generated_from_downloaded_sources_then_prepared(sources, tmp_path):
 
 
 def test_missing_category_is_a_clear_error_and_writes_nothing(sources, tmp_path):
-    settings = SETTINGS.replace('"pasture/nested"]', '"pasture/nested"], "urban_objects": ["zebra_crossing_sign"]')
+    settings = URBANCARS_SETTINGS.replace('"pasture/nested"]', '"pasture/nested"], "urban_objects": ["zebra_crossing_sign"]')
     with pytest.raises(SystemExit, match=r"no LVIS instances of \['zebra_crossing_sign'\]"):
         generate(sources, tmp_path / "generated", settings)
     assert not (tmp_path / "generated").exists()
@@ -259,7 +154,7 @@ def test_mask_cut_out_follows_the_detected_instance(tmp_path):
             return [{"boxes": torch.tensor([[10.0, 12, 50, 36]]), "labels": torch.tensor([3 if self.found else 1]),
                      "scores": torch.tensor([0.9]), "masks": masks}]
 
-    car = generate_urbancars.Car("cars_train/00001.jpg", CAR_BOX, 1, "Acura RL Sedan 2012")
+    car = urbancars_generation.Car("cars_train/00001.jpg", CAR_BOX, 1, "Acura RL Sedan 2012")
     crop, mask = CarCutter(tmp_path, "maskrcnn", Detector(found=True))(car)
     assert crop.size == mask.size == (25, 10) and np.asarray(mask).min() == 255
     cutter = CarCutter(tmp_path, "maskrcnn", Detector(found=False))
@@ -276,4 +171,4 @@ def test_mask_weights_unavailable_offline_name_the_file_and_the_alternative(monk
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(DatasetError, match=r"maskrcnn_resnet50_fpn_v2_coco-.*\.pth.*car_mask: bbox"):
-        generate_urbancars.load_maskrcnn()
+        urbancars_generation.load_maskrcnn()

@@ -2,8 +2,8 @@
 job lists show that a config or code change reruns exactly the stages that depend on it."""
 
 import base64
+import contextlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,46 +16,18 @@ import pytest
 import yaml
 from PIL import Image
 
-from ddb import screenshot
-from ddb.methods import METHODS
-from ddb.tables import read_table
+from ddb import methods
+from ddb.core.tables import read_table
+from ddb.tools import screenshot
+from helpers import (ENV, REPO, SNAKEMAKE, TINY, URBANCARS_SETTINGS, byo, copy_workflow, planned_jobs, rows_for,
+                     serve_downloadable_sources, snakemake, stanford_cars_files, tiny_with, waterbirds_archive)
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "tests" / "tiny_config.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+METHODS = {name: methods.method(name) for name in methods.method_names()}
+pytestmark = pytest.mark.slow  # real stage runs (make test-fast leaves them out)
+
 # report figures that a change of the debiased runs redraws; and those of an amplifier and its synthetic set
 RUN_FIGURES = {"plot_training_curves": 1, "plot_group_accuracy": 1}
 AMPLIFIER_FIGURES = {"plot_synthetic_vs_real": 1, "plot_amplifier_scores": 1}
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [*SNAKEMAKE, "-s", str(workdir / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=1200, cwd=workdir)
-    if check and proc.returncode:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
-
-
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Rule -> job count of a dry run (empty when nothing is to be done)."""
-    out = snakemake(workdir, "-n", *args).stdout
-    if "Job stats:" not in out:
-        return {}
-    table = out.split("Job stats:")[1].split("total")[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M) if m[1] != "all"}
-
-
-def copy_workflow(work: Path) -> Path:
-    work.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "ddb", "envs", "report", "config.yaml"):
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, work / name)
-    shutil.copy(TINY, work / "tiny.yaml")
-    return work
 
 
 @pytest.fixture(scope="session")
@@ -64,15 +36,6 @@ def workflow_copy(tmp_path_factory):
     work = copy_workflow(tmp_path_factory.mktemp("workflow"))
     snakemake(work, "--configfile", "tiny.yaml")
     return work
-
-
-def tiny_with(work: Path, name: str, **changes) -> str:
-    """Write the tiny config with ``changes`` (section -> dict of keys) merged in; return its file name."""
-    config = yaml.safe_load(TINY.read_text())
-    for section, values in changes.items():
-        config[section] = {**config.get(section, {}), **values}
-    (work / name).write_text(yaml.safe_dump(config))
-    return name
 
 
 def test_every_stage_writes_its_artifacts(workflow_copy):
@@ -97,17 +60,17 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
         detection = json.loads((amp / "detection.json").read_text())
         assert detection["n"] == 120 and detection["amplifier"] == source and 0 <= detection["amp_auroc"] <= 1
     for method in METHODS:
-        run = f"{method}/base" if METHODS[method]["amplifier"] == "synthetic" else method
+        run = f"{method}/base" if METHODS[method].amplifier_trained_on == "synthetic" else method
         metrics = json.loads((res / f"shapes/debias/{run}/seed0/metrics.json").read_text())
         assert metrics["method"] == method and metrics["n_test"] == 36 and len(metrics["per_group"]) == 9
-        assert metrics["amplifier"] == {"synthetic": "synthetic/base", "real": "real", None: None}[METHODS[method]["amplifier"]]
+        assert metrics["amplifier"] == {"synthetic": "synthetic/base", "real": "real", None: None}[METHODS[method].amplifier_trained_on]
         assert (res / f"shapes/debias/{run}/seed0/model/training_log.csv").exists()
     summary = pd.read_csv(res / "tables/summary.csv")
     assert sorted(summary["method"]) == sorted(METHODS)
     assert {"conflicting_acc", "unbiased_acc", "worst_group_acc", "uses_bias_labels", "amp_auroc"} <= set(summary.columns)
     assert summary.set_index("method")["uses_bias_labels"].to_dict() == {m: m == "groupdro_oracle" for m in METHODS}
     assert summary.set_index("method").loc["ddb_i_real_amplifier", "amplifier"] == "real"
-    assert summary.set_index("method")["amp_auroc"].isna().to_dict() == {m: METHODS[m]["amplifier"] is None for m in METHODS}
+    assert summary.set_index("method")["amp_auroc"].isna().to_dict() == {m: METHODS[m].amplifier_trained_on is None for m in METHODS}
     assert "| ddb_ii" in (res / "tables/summary.md").read_text()
     assert "±" in (res / "tables/summary_mean.md").read_text()
     assert pd.read_csv(res / "tables/summary_mean.csv")["n_seeds"].eq(1).all()
@@ -184,13 +147,14 @@ def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
          {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
           "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES,
           **AMPLIFIER_FIGURES}),
+        ({"baselines": {"jtt": {"upweight": 5}}}, {"train_debiased": 1, "evaluate": 1, "collect": 1, **RUN_FIGURES}),
         ({"real_amplifier": {"epochs": 2}},
          {"train_real_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1, "train_debiased": 2, "evaluate": 2,
           "collect": 1, "plot_amplifier_scores": 1, **RUN_FIGURES}),
         ({"classifier": {"selection": "label_free_pseudo_group"}},
          {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
     ],
-    ids=["classifier", "recipe_i", "sampling", "diffusion", "real_amplifier", "selection"],
+    ids=["classifier", "recipe_i", "sampling", "diffusion", "baseline_jtt", "real_amplifier", "selection"],
 )
 def test_config_change_reruns_exactly_the_dependent_stages(workflow_copy, changes, expected):
     assert planned_jobs(workflow_copy, "--configfile", tiny_with(workflow_copy, "changed.yaml", **changes)) == expected
@@ -242,23 +206,104 @@ def test_sweeps_add_exactly_their_runs(workflow_copy, sweeps, expected):
         assert "results/shapes_ratio0.2/data/metadata.parquet" in out
 
 
-@pytest.mark.parametrize(
-    ("module", "expected"),
-    [
-        ("evaluate", {"evaluate": 9, "collect": 1, "plot_group_accuracy": 1}),
-        # metrics.py is imported by train_debiased, evaluate and evaluate_amplifier: the hash follows imports
-        ("metrics", {"train_debiased": 9, "evaluate": 9, "evaluate_amplifier": 2, "collect": 1, **RUN_FIGURES,
-                     "plot_amplifier_scores": 2}),
-    ],
-)
-def test_code_change_reruns_the_stage_and_its_dependants(workflow_copy, module, expected):
-    source = workflow_copy / "ddb" / f"{module}.py"
-    original = source.read_text()
+# ---- code edits: the edit matrix (dry runs of the finished tiny run after each edit) ----
+ALL_JOBS = {"prepare_data": 1, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
+            "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
+            "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES}
+# every classifier (both amplifiers, every run) and what reads them; not the diffusion model or its samples
+CLASSIFIERS_ONWARD = {k: v for k, v in ALL_JOBS.items() if k not in ("prepare_data", "train_diffusion",
+                                                                     "sample_synthetic", "plot_synthetic_vs_real")}
+# the diffusion model and what descends from it: the synthetic amplifier and the runs that use it
+DIFFUSION_ONWARD = {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
+                    "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES,
+                    **AMPLIFIER_FIGURES}
+RUN_ONWARD = {"evaluate": 1, "collect": 1, **RUN_FIGURES}
+
+
+@contextlib.contextmanager
+def edited(root: Path, edit, paths):
+    """Apply ``edit(text) -> text`` to the files ``paths`` below ``root``; restore them afterwards."""
+    originals = {path: (root / path).read_text() for path in paths}
     try:
-        source.write_text(original + "\n# an edit\n")
-        assert planned_jobs(workflow_copy, "--configfile", "tiny.yaml") == expected
+        for path, text in originals.items():
+            (root / path).write_text(edit(text))
+        yield
     finally:
-        source.write_text(original)
+        for path, text in originals.items():
+            (root / path).write_text(text)
+
+
+def cosmetic(text: str) -> str:
+    """The same code with its docstrings reworded, a comment added, blank lines and a line break changed."""
+    text = re.sub(r'((?:^|\n)\s*(?:async )?(?:def|class) [^\n]*:\n\s*""")', r"\1Reworded. ", text)
+    text = re.sub(r'^(\s*)"""', r'\1"""In other words: ', text, count=1)
+    return text.replace("\n\n\n", "\n\n\n\n") + "\n# a comment at the end\n"
+
+
+def behaviour(text: str) -> str:
+    return text + "\nEDITED_BEHAVIOUR = 1\n"
+
+
+def test_comment_docstring_and_formatting_edits_of_every_module_rerun_nothing(workflow_copy):
+    modules = sorted(str(p.relative_to(workflow_copy)) for p in (workflow_copy / "ddb").rglob("*.py"))
+    assert len(modules) > 60 and "ddb/datasets/builtin_shapes.py" in modules
+    with edited(workflow_copy, cosmetic, modules):
+        assert (workflow_copy / "ddb/models/classifiers.py").read_text() != \
+            (REPO / "ddb/models/classifiers.py").read_text()  # the edit happened
+        assert planned_jobs(workflow_copy, "--configfile", "tiny.yaml") == {}
+
+
+@pytest.mark.parametrize(("module", "expected"), [
+    ("ddb/datasets/builtin_shapes.py", ALL_JOBS),  # this dataset's builder: its whole chain
+    ("ddb/datasets/waterbirds.py", {}),  # another dataset's builder: nothing here
+    ("ddb/models/classifiers.py", CLASSIFIERS_ONWARD),
+    ("ddb/training/loop.py", CLASSIFIERS_ONWARD),
+    ("ddb/models/unet.py", DIFFUSION_ONWARD),
+    ("ddb/algorithms/sampling.py", {k: v for k, v in DIFFUSION_ONWARD.items() if k != "train_diffusion"}),
+    ("ddb/methods/jtt.py", {"train_debiased": 1, **RUN_ONWARD}),  # one method: its runs only
+    ("ddb/algorithms/groupdro.py", {"train_debiased": 4, "evaluate": 4, "collect": 1, **RUN_FIGURES}),
+    # metrics computed on the test split only, and the amplifier's detection quality
+    ("ddb/algorithms/benchmark_conventions.py", {"evaluate": 9, "collect": 1, "plot_group_accuracy": 1}),
+    ("ddb/evaluate.py", {"evaluate": 9, "collect": 1, "plot_group_accuracy": 1}),
+    ("ddb/algorithms/detection.py", {"evaluate_amplifier": 2, "collect": 1, "plot_amplifier_scores": 2}),
+    # the accuracy metrics also pick each run's checkpoint on the validation split
+    ("ddb/algorithms/metrics.py", {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
+    ("ddb/figures/group_accuracy.py", {"plot_group_accuracy": 1}),  # a figure: that figure
+])
+def test_a_behaviour_edit_reruns_exactly_the_jobs_that_run_that_code(workflow_copy, module, expected):
+    with edited(workflow_copy, behaviour, [module]):
+        assert planned_jobs(workflow_copy, "--configfile", "tiny.yaml") == expected
+
+
+def test_why_names_the_modules_whose_code_changed(workflow_copy):
+    with edited(workflow_copy, behaviour, ["ddb/models/unet.py"]):
+        proc = subprocess.run([sys.executable, "-m", "ddb.workflow.why", "--configfile", "tiny.yaml"], cwd=workflow_copy,
+                              env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    at = lines.index("Training the class-conditional diffusion model of shapes")
+    assert lines[at + 1].strip() == "code changed: ddb.models.unet"
+    sampling = lines.index("Sampling synthetic class 0 of shapes (base)")
+    assert lines[sampling + 1].strip() == "Input files updated by another job: results/shapes/diffusion/model"
+    assert lines[-1] == f"{sum(DIFFUSION_ONWARD.values())} jobs would run."
+    nothing = subprocess.run([sys.executable, "-m", "ddb.workflow.why", "--configfile", "tiny.yaml"],
+                             cwd=workflow_copy, env=ENV, capture_output=True, text=True)
+    assert nothing.stdout.startswith("Nothing to be done")
+
+
+def test_finished_results_survive_a_change_of_the_key_scheme_with_one_touch(workflow_copy):
+    """README, "Upgrading keeps finished results": a new key scheme plans every job once; `--touch` keeps them."""
+    scheme = "ddb/workflow/code_identity.py"
+    other = lambda text: text.replace('SCHEME = "ast1"', 'SCHEME = "ast0"')
+    with edited(workflow_copy, other, [scheme]):
+        assert planned_jobs(workflow_copy, "--configfile", "tiny.yaml") == ALL_JOBS
+        why = subprocess.run([sys.executable, "-m", "ddb.workflow.why", "--configfile", "tiny.yaml"],
+                             cwd=workflow_copy, env=ENV, capture_output=True, text=True).stdout
+        assert "code identity from an older ddb" in why
+        snakemake(workflow_copy, "--configfile", "tiny.yaml", "--touch")
+        assert planned_jobs(workflow_copy, "--configfile", "tiny.yaml") == {}
+    snakemake(workflow_copy, "--configfile", "tiny.yaml", "--touch")  # back to the scheme the other tests use
+    assert planned_jobs(workflow_copy, "--configfile", "tiny.yaml") == {}
 
 
 def test_bad_config_key_is_a_clear_error(tmp_path):
@@ -284,8 +329,6 @@ def test_every_preset_plans_a_full_dag(preset, tmp_path):
 
 
 def test_downloaded_and_own_datasets_plan_and_prepare_through_the_workflow(file_server, tmp_path):
-    from test_sources import byo, rows_for, waterbirds_archive
-
     work = copy_workflow(tmp_path / "work")
     file_server.files["/mirror/waterbird_complete95_forest2water2.tar.gz"] = waterbirds_archive()
     settings = byo(tmp_path, rows_for())
@@ -309,15 +352,13 @@ def test_downloaded_and_own_datasets_plan_and_prepare_through_the_workflow(file_
 
 
 def test_urbancars_is_generated_from_its_sources_by_a_rule(file_server, tmp_path):
-    from test_urbancars import SETTINGS, serve_downloadable_sources, stanford_cars_files
-
     work = copy_workflow(tmp_path / "work")
     serve_downloadable_sources(file_server)
     (work / "results/downloads/stanford_cars").mkdir(parents=True)
     for name, data in stanford_cars_files().items():  # the by-hand part, placed where the stage says
         (work / "results/downloads/stanford_cars" / name).write_bytes(data)
     config = yaml.safe_load(TINY.read_text())
-    config["datasets"] = {"cars": {"source": "urbancars", "urbancars": {**json.loads(SETTINGS), "image_size": 16}},
+    config["datasets"] = {"cars": {"source": "urbancars", "urbancars": {**json.loads(URBANCARS_SETTINGS), "image_size": 16}},
                           "whac": {"source": "urbancars", "urbancars": {"origin": "drop_in"}}}
     config["run_datasets"] = ["cars", "whac"]
     (work / "uc.yaml").write_text(yaml.safe_dump(config))
@@ -339,10 +380,18 @@ def test_urbancars_is_generated_from_its_sources_by_a_rule(file_server, tmp_path
     assert jobs == {"prepare_data": 1}
 
 
-def test_readme_cluster_command_plans_the_dag(tmp_path):
-    line = next(l for l in (REPO / "README.md").read_text().splitlines()
-                if l.startswith(".venv/bin/snakemake --workflow-profile profiles/slurm"))
-    args = line.split("#")[0].split()[1:]
-    proc = subprocess.run([*SNAKEMAKE, "-n", *args], capture_output=True, text=True, env=ENV, cwd=REPO)
+def test_readme_cluster_commands_install_the_site_profile_and_plan_the_dag(tmp_path):
+    """The README's cluster block: `make slurm-profile`, then the card's command verbatim (tests/test_slurm.py runs
+    it through SLURM); its preset variant plans the Waterbirds DAG with the profile the install step wrote."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## On a GPU cluster (SLURM)")[1].split("```bash")[1].split("```")[0]
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands[1].startswith("make slurm-profile ACCOUNT=") and commands[-1] == "snakemake --profile slurm all"
+    env = {**ENV, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    install = subprocess.run([sys.executable, "-m", "ddb.tools.slurm_profile", "--account", "my_lab",
+                              "--cpu-partition", "cpu", "--gpu-partition", "gpu"], env=env, capture_output=True)
+    assert install.returncode == 0
+    preset = next(line.strip("`") for line in re.findall(r"`snakemake --profile slurm --configfile [^`]+`", readme))
+    proc = subprocess.run([*SNAKEMAKE, "-n", *preset.split()[1:]], capture_output=True, text=True, env=env, cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert re.search(r"^download\s+1", proc.stdout, re.M) and re.search(r"^train_diffusion\s+1", proc.stdout, re.M)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ddb.algorithms.objective import Objective
+
 
 def group_mean_losses(per_sample_loss: torch.Tensor, groups: torch.Tensor, num_groups: int):
     """(L_g, counts): mean loss of each group in the batch, shape (G,); 0 for groups absent from the batch."""
@@ -47,17 +49,31 @@ def group_balanced_weights(groups: torch.Tensor) -> torch.Tensor:
     return 1.0 / counts[groups].double()
 
 
-def pseudo_groups(label: torch.Tensor, amp_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Recipe I pseudo-group of each sample: (label, amplifier-predicted class) -> label * K + amp_pred."""
-    return label * num_classes + amp_pred
-
-
-def error_set_groups(label: torch.Tensor, misclassified: torch.Tensor) -> torch.Tensor:
-    """Recipe I "with error set": (label, amplifier-misclassified) -> label * 2 + misclassified (2 groups per class)."""
-    return label * 2 + misclassified.long()
-
-
 def compact_ids(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Renumber the ids that occur to 0..G'-1 (empty pseudo-groups would otherwise hold GroupDRO weight)."""
     present, compact = torch.unique(ids, return_inverse=True)
     return compact, present
+
+
+class GroupDRO(Objective):
+    """GroupDRO over any group assignment: the true groups (oracle) or amplifier pseudo-groups (DDB Recipe I).
+
+    ``settings``: ``step_size`` (eta), ``adjustment`` (C) and ``balanced_sampler`` (group-balanced batches drawn
+    with replacement)."""
+
+    def __init__(self, groups: torch.Tensor, settings: dict, device):
+        self.groups, present = compact_ids(groups)  # empty groups would hold weight but never get a sample
+        counts = torch.bincount(self.groups)
+        self.group_sizes = dict(zip(present.tolist(), counts.tolist()))
+        self.robust = GroupDROLoss(len(present), settings["step_size"], settings["adjustment"], counts).to(device)
+        if settings["balanced_sampler"]:
+            self.sampling_weights = group_balanced_weights(self.groups)
+
+    def loss(self, idx, images, labels, per_sample_ce):
+        return self.robust(per_sample_ce, self.groups[idx].to(per_sample_ce.device))
+
+    def state_dict(self):
+        return {"robust": self.robust.state_dict()}
+
+    def load_state_dict(self, state):
+        self.robust.load_state_dict(state["robust"])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from ddb.algorithms.objective import Objective
+
 
 def upsampling_weights(error_set: torch.Tensor, upweight: int) -> torch.Tensor:
     """Per-sample draw weights equivalent to repeating each error-set sample ``upweight`` extra times."""
@@ -19,5 +21,12 @@ def automatic_upweight(error_set: torch.Tensor) -> int:
     n_errors = int(error_set.sum())
     if n_errors == 0:
         raise ValueError("JTT's error set is empty: the identification model fits every training sample; "
-                         "train it for fewer epochs (recipes.jtt.identification_epochs)")
+                         "train it for fewer epochs (baselines.jtt.identification_epochs)")
     return max(0, int((len(error_set) - n_errors) / n_errors) - 1)
+
+
+class Upsampled(Objective):
+    """Mean cross-entropy over batches drawn with replacement by fixed per-sample weights (JTT stage 2)."""
+
+    def __init__(self, sampling_weights: torch.Tensor):
+        self.sampling_weights = sampling_weights

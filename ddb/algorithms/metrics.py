@@ -7,9 +7,9 @@ Definitions (LfF / GroupDRO conventions):
 - ``unbiased_acc``: mean of the cell accuracies over the label x bias grid (not the sample accuracy when cells
   are unbalanced).
 - ``worst_class_acc``: min over classes; needs no bias labels (label-free model selection).
-- ``train_weighted_acc``: test cell accuracies weighted by the cells' shares of the *training* set (the Waterbirds
-  "average" of GroupDRO / JTT / DFR; the in-distribution accuracy of UrbanCars). ``avg_acc`` is the plain one.
 - worst pseudo-group accuracy: min over (label, amplifier prediction) cells; label-free model selection too.
+Validation (model selection) and the test split both use these; the benchmarks' own reporting conventions are in
+ddb/algorithms/benchmark_conventions.py, the amplifier's detection quality in ddb/algorithms/detection.py.
 """
 
 from __future__ import annotations
@@ -50,45 +50,6 @@ def classification_metrics(pred, label, bias=None, bias_aligned=None) -> dict:
         "conflicting_acc": accuracy(pred[~aligned], label[~aligned]),
         "unbiased_acc": float(groups["acc"].mean()),
     }
-
-
-def train_weighted_accuracy(test_groups: pd.DataFrame, train_label, train_bias) -> float:
-    """Sum over cells of (training share of the cell) x (test accuracy of the cell); cells absent from test count 0."""
-    train = pd.DataFrame({"label": np.asarray(train_label), "bias": np.asarray(train_bias)})
-    shares = train.value_counts(normalize=True).rename("share").reset_index()
-    merged = shares.merge(test_groups[["label", "bias", "acc"]], on=["label", "bias"], how="left").fillna({"acc": 0.0})
-    return float((merged["share"] * merged["acc"]).sum())
-
-
-def urbancars_gaps(pred, label, bias, id_acc: float) -> dict:
-    """UrbanCars (Whac-A-Mole): accuracy on the test images where the background only, the co-occurring object only,
-    or both conflict with the car type, minus the in-distribution accuracy ``id_acc`` (negative = a drop).
-    ``bias = 2 * background + co-occurring object`` (ddb/sources.py)."""
-    pred, label, bias = np.asarray(pred), np.asarray(label), np.asarray(bias)
-    bg_conflict, co_conflict = (bias // 2) != label, (bias % 2) != label
-    def gap(mask):
-        return accuracy(pred[mask], label[mask]) - id_acc
-    return {"bg_gap": gap(bg_conflict & ~co_conflict), "coobj_gap": gap(~bg_conflict & co_conflict),
-            "bg_coobj_gap": gap(bg_conflict & co_conflict)}
-
-
-def binary_auroc(scores, positives) -> float:
-    """Area under the ROC curve of ``scores`` for the boolean ``positives`` (Mann-Whitney U, ties count half)."""
-    scores, positives = np.asarray(scores, dtype=float), np.asarray(positives, dtype=bool)
-    n_pos, n_neg = positives.sum(), (~positives).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = pd.Series(scores).rank(method="average").to_numpy()
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def precision_recall(predicted, actual) -> tuple[float, float]:
-    """Precision and recall of the boolean prediction ``predicted`` against the boolean truth ``actual``."""
-    predicted, actual = np.asarray(predicted, dtype=bool), np.asarray(actual, dtype=bool)
-    tp = float((predicted & actual).sum())
-    precision = tp / predicted.sum() if predicted.sum() else float("nan")
-    recall = tp / actual.sum() if actual.sum() else float("nan")
-    return precision, recall
 
 
 SELECTION_MODES = ("label_free", "label_free_pseudo_group", "oracle")

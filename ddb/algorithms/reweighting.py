@@ -15,6 +15,10 @@ gets W near 0 once the model also fits it.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ddb.algorithms.objective import Objective
 
 
 def relative_difficulty(amp_loss: torch.Tensor, model_loss: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -63,3 +67,66 @@ def gce_loss(logits: torch.Tensor, labels: torch.Tensor, q: float = 0.7) -> torc
     """Per-sample generalised cross-entropy (1 - p_y^q) / q (Zhang & Sabuncu 2018), LfF's biased-model loss."""
     p_label = logits.softmax(1).gather(1, labels[:, None])[:, 0]
     return (1 - p_label.clamp(min=1e-8) ** q) / q
+
+
+def _smoothed(ema: LossEMA | None, idx, loss, classwise: bool):
+    """Per-sample losses after LfF's optional EMA and class-wise max normalisation."""
+    if ema is None:
+        return loss.detach()
+    ema.update(idx, loss)
+    values = ema.classwise_normalised(idx) if classwise else ema.values[idx]
+    return values.to(loss.device)
+
+
+class FrozenAmplifierReweighting(Objective):
+    """DDB Recipe II: W = L_amp / (L_amp + L_model) with the frozen amplifier's loss on the same batch."""
+
+    def __init__(self, amplifier: nn.Module, train_labels: torch.Tensor, settings: dict):
+        self.amplifier, self.eps, self.classwise = amplifier, settings["eps"], settings["classwise_norm"]
+        alpha = settings["ema_alpha"]
+        # class-wise normalisation needs values for the whole training set: it implies the (possibly alpha=0) EMA
+        track = alpha > 0 or self.classwise
+        self.amp_ema = LossEMA(train_labels, alpha) if track else None
+        self.model_ema = LossEMA(train_labels, alpha) if track else None
+
+    def loss(self, idx, images, labels, per_sample_ce):
+        with torch.no_grad():
+            amp_loss = F.cross_entropy(self.amplifier(images), labels, reduction="none")
+        amp = _smoothed(self.amp_ema, idx, amp_loss, self.classwise)
+        model = _smoothed(self.model_ema, idx, per_sample_ce, self.classwise)
+        return reweighted_loss(per_sample_ce, amp, model, self.eps)
+
+    def state_dict(self):
+        return {name: ema.state_dict() for name, ema in (("amp", self.amp_ema), ("model", self.model_ema)) if ema}
+
+    def load_state_dict(self, state):
+        for name, ema in (("amp", self.amp_ema), ("model", self.model_ema)):
+            if ema:
+                ema.load_state_dict(state[name])
+
+
+class LearningFromFailure(Objective):
+    """LfF (Nam et al. 2020): a biased model trained jointly with GCE supplies L_B; the same W as Recipe II."""
+
+    def __init__(self, biased_model: nn.Module, train_labels: torch.Tensor, settings: dict):
+        self.biased, self.q = biased_model, settings["q"]
+        self.extra_modules = (biased_model,)
+        self.classwise = settings["classwise_norm"]
+        self.biased_ema = LossEMA(train_labels, settings["ema_alpha"])
+        self.model_ema = LossEMA(train_labels, settings["ema_alpha"])
+
+    def loss(self, idx, images, labels, per_sample_ce):
+        biased_logits = self.biased(images)
+        biased_ce = F.cross_entropy(biased_logits, labels, reduction="none")
+        biased = _smoothed(self.biased_ema, idx, biased_ce, self.classwise)
+        model = _smoothed(self.model_ema, idx, per_sample_ce, self.classwise)
+        return gce_loss(biased_logits, labels, self.q).mean() + reweighted_loss(per_sample_ce, biased, model)
+
+    def state_dict(self):  # the biased model's optimiser state is saved with the training loop's optimiser
+        return {"biased": self.biased.state_dict(), "biased_ema": self.biased_ema.state_dict(),
+                "model_ema": self.model_ema.state_dict()}
+
+    def load_state_dict(self, state):
+        self.biased.load_state_dict(state["biased"])
+        self.biased_ema.load_state_dict(state["biased_ema"])
+        self.model_ema.load_state_dict(state["model_ema"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+SCHEMA_PATH = Path(__file__).parents[1] / "config.schema.yaml"
 
 
 def load_schema() -> dict:
@@ -31,7 +31,7 @@ def _defaults(node: dict, defs: dict) -> dict:
     return out
 
 
-def stage_settings(definition: str, overrides: str | dict | None = None) -> dict:
+def resolve_settings(definition: str, overrides: str | dict | None = None) -> dict:
     """Settings for schema definition ``definition`` (e.g. ``diffusion``): defaults, overlaid and validated."""
     schema = load_schema()
     defs = schema["$defs"]

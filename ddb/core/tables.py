@@ -32,6 +32,7 @@ pseudo_group        int64     Recipe I pseudo-group ``label * K + amp_pred``
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 from pathlib import Path
@@ -40,8 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ddb import __version__
-from ddb.atomic import atomic_file
+from ddb.core.atomic import atomic_file
 
 SCHEMAS: dict[str, pa.Schema] = {
     "metadata": pa.schema(
@@ -77,6 +77,14 @@ NULLABLE = {"bias", "bias_aligned", "group"}
 SPLITS = ("train", "val", "test")
 
 
+def _version() -> str:
+    # from the installed distribution, not from code: a version bump must not change any stage's code identity
+    try:
+        return importlib.metadata.version("ddb")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 class TableError(ValueError):
     """A table does not match its documented schema."""
 
@@ -87,7 +95,7 @@ def _check(df: pd.DataFrame, kind: str, where: str) -> None:
     extra = [name for name in df.columns if name not in schema.names]
     if missing or extra:
         raise TableError(
-            f"{where}: {kind} table columns do not match the schema in ddb/tables.py "
+            f"{where}: {kind} table columns do not match the schema in ddb/core/tables.py "
             f"(missing: {missing or 'none'}, unexpected: {extra or 'none'})"
         )
     for name in schema.names:
@@ -106,7 +114,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, kind: str, provenance
     """Validate ``df`` against schema ``kind`` and write it atomically (zstd) with provenance in the metadata."""
     _check(df, kind, str(path))
     table = pa.Table.from_pandas(df[SCHEMAS[kind].names], schema=SCHEMAS[kind], preserve_index=False)
-    info = {"table": kind, "ddb_version": __version__, **(provenance or {})}
+    info = {"table": kind, "ddb_version": _version(), **(provenance or {})}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"ddb": json.dumps(info).encode()})
     with atomic_file(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")

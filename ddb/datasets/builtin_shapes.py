@@ -1,4 +1,5 @@
-"""The built-in benchmark: coloured shapes, a download-free Colored-MNIST-style biased dataset.
+"""The built-in benchmark: coloured shapes, a download-free Colored-MNIST-style biased dataset (source
+``builtin_shapes``).
 
 Label = shape (circle, square, triangle, plus, star, arrow, crescent; the first ``num_classes``).
 Bias  = foreground colour: in the training split shape k is drawn in colour k except for a ``conflicting_ratio``
@@ -10,10 +11,17 @@ Everything is drawn from one ``numpy.random.Generator`` per split, so a seed fix
 
 from __future__ import annotations
 
+import logging
 import math
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image, ImageDraw
+
+from ddb.datasets.common import COLUMNS, Source
+
+log = logging.getLogger("ddb.datasets.builtin_shapes")
 
 SHAPES = ("circle", "square", "triangle", "plus", "star", "arrow", "crescent")
 COLOURS = {
@@ -108,3 +116,24 @@ def generate(split: str, n: int, num_classes: int, image_size: int, conflicting_
     palette = list(COLOURS.values())
     images = np.stack([draw_shape(SHAPES[y], palette[b], image_size, rng) for y, b in zip(labels, colours)])
     return images, labels.astype(np.int64), colours.astype(np.int64)
+
+
+def build_builtin_shapes(raw: Path | None, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    k = settings["num_classes"]
+    rows = []
+    for split in ("train", "val", "test"):
+        images, labels, colours = generate(
+            split, settings[f"n_{split}"], k, settings["image_size"], settings["conflicting_ratio"], settings["seed"]
+        )
+        (image_dir / split).mkdir(parents=True)
+        for i, (image, y, b) in enumerate(zip(images, labels, colours)):
+            name = f"{split}/{split}_{i:06d}_{SHAPES[y]}_{COLOUR_NAMES[b]}.png"
+            Image.fromarray(image).save(image_dir / name)
+            rows.append((f"{split}_{i:06d}", f"{prefix}/{name}", int(y), SHAPES[y], split, int(b), bool(y == b),
+                         int(y * k + b)))
+        n_conf = int((labels != colours).sum())
+        log.info("%s: %d images, %d bias-conflicting (%.2f%%)", split, len(labels), n_conf, 100 * n_conf / len(labels))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+SOURCE = Source(build_builtin_shapes, lambda settings: settings["num_classes"])

@@ -1,4 +1,6 @@
-"""Stage "download": fetch a dataset's archives (checksummed, resumable, mirrors in order) and extract them safely.
+"""Fetching a dataset's files (checksummed, resumable, mirrors in order) and extracting them safely.
+
+A leaf module: it imports no dataset, so every source module can declare its files with :class:`RemoteFile`.
 
 Archives live in ``<downloads>/<source>/<file>``; that is also where a file that cannot be downloaded (a licence, a
 login, a dead link) is placed by hand: the stage verifies its checksum and uses it as if it had downloaded it.
@@ -13,7 +15,6 @@ checked the same way, so a malicious archive stops the stage with nothing extrac
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
@@ -26,8 +27,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ddb.atomic import atomic_dir
-from ddb.logs import start_stage
+from ddb.core.atomic import atomic_dir
 
 log = logging.getLogger("ddb.download")
 CHUNK = 1 << 20
@@ -255,37 +255,3 @@ def download_source(files: list[RemoteFile], folder: Path, out: Path, **fetch_op
                     os.link(path, tmp / remote.name)
                 except OSError:
                     os.symlink(path.resolve(), tmp / remote.name)
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    from ddb.sources import DOWNLOADABLE
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--source", required=True, choices=DOWNLOADABLE,
-                   help="dataset source (or UrbanCars component) whose files to fetch")
-    p.add_argument("--downloads", required=True, type=Path, help="folder of the archives (and of manual drop-ins)")
-    p.add_argument("--out", required=True, type=Path, help="output folder of the extracted archives")
-    p.add_argument("--mirror", action="append", default=[],
-                   help="extra base URL tried first for every file (<mirror>/<file name>); repeatable; the "
-                        "space-separated DDB_MIRRORS environment variable adds more")
-    args = p.parse_args(argv)
-    args.mirror += os.environ.get("DDB_MIRRORS", "").split()
-    return args
-
-
-def main(argv=None) -> None:
-    from ddb.sources import download_files
-
-    args = parse_args(argv)
-    start_stage(log, args)
-    files = [RemoteFile(**{**f.__dict__, "urls": tuple(f"{m.rstrip('/')}/{f.name}" for m in args.mirror) + f.urls})
-             for f in download_files(args.source)]
-    try:
-        download_source(files, args.downloads, args.out)
-    except (DownloadError, UnsafeArchiveError) as error:
-        log.error("%s", error)
-        raise SystemExit(f"download of {args.source} failed: {error}") from None
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""Stage "generate_urbancars": composite UrbanCars (Li et al. 2023, "A Whac-A-Mole Dilemma") from its sources.
+"""Compositing UrbanCars (Li et al. 2023, "A Whac-A-Mole Dilemma") from its sources (stage generate_urbancars).
 
 As its authors build it, each image is a Stanford Cars car (label: urban or country body type) cut out and pasted
 over a Places365 scene (background cue) with an LVIS/COCO object cut out by its polygon (co-occurring-object cue).
@@ -17,7 +17,6 @@ its share holds reuses them in a new combination (the log says how often).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import io
@@ -31,12 +30,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ddb.atomic import atomic_dir
-from ddb.config import stage_settings
-from ddb.logs import Progress, start_stage
-from ddb.sources import (CARS_DEVKIT, CARS_TEST, CARS_TEST_LABELS, CARS_TRAIN, COCO_ARCHIVES, LVIS_ARCHIVES,
-                         PLACES365_ARCHIVE, URBANCARS_RATIOS, URBANCARS_VALUES, DatasetError, square_image,
-                         urbancars_split_folder)
+from ddb.core.atomic import atomic_dir
+from ddb.core.logs import Progress
+from ddb.datasets.common import DatasetError, square_image
+from ddb.datasets.urbancars import (
+    CARS_DEVKIT,
+    CARS_TEST,
+    CARS_TEST_LABELS,
+    CARS_TRAIN,
+    COCO_ARCHIVES,
+    LVIS_ARCHIVES,
+    PLACES365_ARCHIVE,
+    URBANCARS_RATIOS,
+    URBANCARS_VALUES,
+    urbancars_split_folder,
+)
 
 log = logging.getLogger("ddb.generate_urbancars")
 SPLITS = tuple(URBANCARS_RATIOS)
@@ -195,17 +203,17 @@ def read_stanford_cars(root: Path, settings: dict) -> dict[str, list[Car]]:
     keys = kind_keys(settings, "car_types")
     kinds = {i + 1: car_type(n, keys) for i, n in enumerate(names)}
     cars = {}
-    for split, annotations, folder in (
+    for split, annotation_file, folder in (
             ("train", root / CARS_DEVKIT / "devkit" / "cars_train_annos.mat", root / CARS_TRAIN / "cars_train"),
             ("test", root / CARS_TEST_LABELS, root / CARS_TEST / "cars_test")):
         cars[split] = []
-        for record in _mat_records(annotations, "annotations"):
+        for record in _mat_records(annotation_file, "annotations"):
             label = int(record["class"])
             if kinds.get(label) is None:
                 continue
             file = folder / str(record["fname"])
             if not file.is_file():
-                raise DatasetError(f"{file} not found: {annotations.name} lists it; the image archive is incomplete")
+                raise DatasetError(f"{file} not found: {annotation_file.name} lists it; the image archive is incomplete")
             box = tuple(float(record[k]) for k in ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"))
             cars[split].append(Car(str(file.relative_to(root)), box, kinds[label], names[label - 1]))
         require_both_kinds({kind: [c for c in cars[split] if c.kind == kind] for kind in (0, 1)},
@@ -335,7 +343,7 @@ def load_maskrcnn():
     return model.eval().to("cuda" if torch.cuda.is_available() else "cpu")
 
 
-# ---- the stage ----
+# ---- the generation ----
 def group_folder(obj: int, bg: int, co: int) -> str:
     return f"obj-{URBANCARS_VALUES[obj]}_bg-{URBANCARS_VALUES[bg]}_co_occur_obj-{URBANCARS_VALUES[co]}"
 
@@ -411,29 +419,3 @@ def _generate(cars_root, places_root, lvis_root, out, settings, model, archives:
         log.warning("Mask R-CNN found no car matching the annotated box in %d photos; their box was pasted",
                     cutter.fallbacks)
     return len(specs)
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cars", required=True, type=Path, help="extracted Stanford Cars files (download stage)")
-    p.add_argument("--places", required=True, type=Path, help="extracted Places365 files (download stage)")
-    p.add_argument("--lvis", required=True, type=Path, help="extracted LVIS annotations and COCO images")
-    p.add_argument("--settings", default=None, help="JSON urbancars settings (defaults: ddb/config.schema.yaml)")
-    p.add_argument("--out", required=True, type=Path, help="output folder (Whac-A-Mole layout)")
-    return p.parse_args(argv)
-
-
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    settings = stage_settings("urbancars", args.settings)
-    start_stage(log, args, settings)
-    try:
-        n = generate(args.cars, args.places, args.lvis, args.out, settings)
-    except DatasetError as error:
-        log.error("%s", error)
-        raise SystemExit(f"generate_urbancars failed: {error}") from None
-    log.info("wrote %d UrbanCars images to %s", n, args.out)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,34 +1,78 @@
-"""The debiasing methods a ``{method}`` wildcard can name, and what each one reads and uses.
+"""The debiasing methods a run can name, one module per method (``ddb/methods/<method>.py``, as in SpuCo).
 
-- ``needs``: the artifacts the training job reads besides the metadata: ``scores`` (an amplifier's Parquet
-  table) or ``amplifier`` (the frozen amplifier itself).
-- ``amplifier``: which amplifier: ``synthetic`` (DDB) or ``real`` (the ablation: the same classifier trained on
-  the real training set).
-- ``recipe``: the ``recipes.<name>`` config section holding its settings.
-- ``uses_bias_labels``: whether training reads true bias labels; every result row carries it.
+Each module defines ``METHOD`` (a :class:`Method`: what the training job reads and uses) and
+``objective(context) -> Objective``, what the shared training loop optimises for it. A module is imported only
+when its method is asked for, so a run's code identity covers its own method's code: editing JTT retrains JTT's
+runs, not DDB's. Adding a method is adding one module here, listed in the schema's ``methods`` enum.
 """
 
-METHODS = {
-    "erm": {"needs": (), "amplifier": None, "recipe": None, "uses_bias_labels": False,
-            "description": "plain cross-entropy"},
-    "groupdro_oracle": {"needs": (), "amplifier": None, "recipe": "groupdro_oracle", "uses_bias_labels": True,
-                        "description": "GroupDRO on the true (label, bias) groups"},
-    "jtt": {"needs": (), "amplifier": None, "recipe": "jtt", "uses_bias_labels": False,
-            "description": "Just Train Twice: upsample the error set of an early ERM model"},
-    "lff": {"needs": (), "amplifier": None, "recipe": "lff", "uses_bias_labels": False,
-            "description": "Learning from Failure: reweighting by a jointly trained GCE-biased model"},
-    "ddb_i": {"needs": ("scores",), "amplifier": "synthetic", "recipe": "ddb_i", "pseudo_label": "argmax",
-              "uses_bias_labels": False,
-              "description": "DDB Recipe I: GroupDRO on pseudo-groups (label, amplifier prediction)"},
-    "ddb_i_error_set": {"needs": ("scores",), "amplifier": "synthetic", "recipe": "ddb_i", "pseudo_label": "error_set",
-                        "uses_bias_labels": False,
-                        "description": "DDB Recipe I with error set: GroupDRO on (label, amplifier misclassified)"},
-    "ddb_ii": {"needs": ("amplifier",), "amplifier": "synthetic", "recipe": "ddb_ii", "uses_bias_labels": False,
-               "description": "DDB Recipe II: per-sample weights L_amp / (L_amp + L_model), frozen amplifier"},
-    "ddb_i_real_amplifier": {"needs": ("scores",), "amplifier": "real", "recipe": "ddb_i", "pseudo_label": "argmax",
-                             "uses_bias_labels": False,
-                             "description": "ablation: Recipe I with an amplifier trained on the real training set"},
-    "ddb_ii_real_amplifier": {"needs": ("amplifier",), "amplifier": "real", "recipe": "ddb_ii",
-                              "uses_bias_labels": False,
-                              "description": "ablation: Recipe II with an amplifier trained on the real training set"},
-}
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+
+    from ddb.core.images import ImageSet
+    from ddb.training.checkpoint import Checkpoint
+
+log = logging.getLogger("ddb.methods")
+
+
+@dataclass(frozen=True)
+class Method:
+    """``needs``: what the training job reads besides the metadata: ``scores`` (an amplifier's Parquet table) or
+    ``amplifier`` (the frozen amplifier itself). ``amplifier_trained_on``: ``synthetic`` (DDB), ``real`` (the
+    ablation: the same classifier trained on the real training set) or None (no amplifier). ``settings``: the config
+    section of its own settings (``recipes.ddb_i``, ``baselines.jtt``) or None. ``uses_bias_labels``: whether
+    training reads true bias labels; every result row carries it."""
+
+    needs: tuple[str, ...] = ()
+    amplifier_trained_on: str | None = None
+    settings: str | None = None
+    uses_bias_labels: bool = False
+
+
+@dataclass
+class MethodContext:
+    """What a method's ``objective()`` may use: the ``classifier`` settings, its own settings, the real data, the
+    artifacts it needs, and a resumable checkpoint for any model of its own (``checkpoint(name)``, None when
+    checkpoints are off)."""
+
+    settings: dict
+    method_settings: dict
+    metadata: pd.DataFrame
+    train: ImageSet
+    num_classes: int
+    generator: torch.Generator
+    device: torch.device
+    scores: Path | None
+    amplifier: Path | None
+    checkpoint: Callable[[str], Checkpoint | None]
+
+
+def method_names() -> list[str]:
+    """Every method, by module name, found without importing any of them."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__))
+
+
+def method_module(name: str):
+    if name not in method_names():
+        raise ValueError(f"unknown method {name!r}; the methods are {', '.join(method_names())}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def method(name: str) -> Method:
+    return method_module(name).METHOD
+
+
+def log_group_sizes(objective):
+    """Log the non-empty groups of a GroupDRO objective (oracle groups or pseudo-groups); return it."""
+    log.info("%d non-empty groups; sizes: %s", len(objective.group_sizes), objective.group_sizes)
+    return objective

@@ -1,4 +1,5 @@
-"""Classifiers for the amplifier and the debiased model: a small CNN for tiny images, or torchvision ResNet-18/50.
+"""Classifiers for the amplifier and the debiased model: a small CNN for tiny images, or torchvision ResNet-18/50;
+saving, loading and batched inference.
 
 Every model takes images in [0, 1] and normalises them itself, so the amplifier and the target model see one
 input convention. Weights are saved as safetensors beside a JSON description (no pickles).
@@ -100,3 +101,14 @@ def load_classifier(folder: Path, device: torch.device | str = "cpu") -> tuple[n
     model = build_classifier(info["arch"], info["num_classes"], "no")
     model.load_state_dict(load_file(folder / "model.safetensors"))
     return model.to(device).eval(), info
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images_uint8: torch.Tensor, device, batch_size: int = 512) -> torch.Tensor:
+    """Logits (N, K) on CPU for uint8 images (N, 3, H, W), model in eval mode."""
+    was_training = model.training
+    model.eval()
+    out = [model(images_uint8[i : i + batch_size].to(device).float().div_(255)).float().cpu()
+           for i in range(0, len(images_uint8), batch_size)]
+    model.train(was_training)
+    return torch.cat(out)

@@ -1,7 +1,7 @@
 """Benchmark of the heavy stages on this machine: throughput of each, fast-path variants side by side.
 
-    python -m ddb.bench --out results/bench/bench.json          # everything (GPU: a few minutes)
-    python -m ddb.bench --only sampling --repeats 5             # one group
+    python -m ddb.tools.bench --out results/bench/bench.json          # everything (GPU: a few minutes)
+    python -m ddb.tools.bench --only sampling --repeats 5             # one group
 
 Measures, after warm-up, the median over ``--repeats`` timed repeats (min and max are kept too) of:
 
@@ -39,16 +39,18 @@ import torch.nn.functional as F
 import yaml
 from PIL import Image
 
-from ddb import diffusion, shapes
-from ddb.atomic import write_text
-from ddb.config import stage_settings
-from ddb.data import load_image
-from ddb.logs import start_stage
-from ddb.models import build_classifier
-from ddb.training import autocast, place, predict_logits
+from ddb.algorithms import diffusion, sampling
+from ddb.core.atomic import write_text
+from ddb.core.images import load_image
+from ddb.core.logs import start_stage
+from ddb.core.settings import resolve_settings
+from ddb.datasets import builtin_shapes
+from ddb.models.classifiers import build_classifier, predict_logits
+from ddb.models.unet import build_unet
+from ddb.training.device import autocast, place
 
-log = logging.getLogger("ddb.bench")
-REPO = Path(__file__).resolve().parents[1]
+log = logging.getLogger("ddb.tools.bench")
+REPO = Path(__file__).resolve().parents[2]
 GROUPS = ("diffusion_train", "sampling", "amplifier", "data_loading")
 
 
@@ -123,7 +125,7 @@ def diffusion_presets(args) -> dict[str, dict]:
         if name not in args.presets:
             continue
         section = (yaml.safe_load(Path(path).read_text()) or {}).get("diffusion", {}) if Path(path).exists() else {}
-        presets[name] = stage_settings("diffusion", section)
+        presets[name] = resolve_settings("diffusion", section)
     return presets
 
 
@@ -140,7 +142,7 @@ def bench_diffusion_train(args, device) -> list[dict]:
         batch = min(args.cpu_paper_batch, settings["batch_size"]) if slow else settings["batch_size"]
         for variant in ["fp32", "fp32+channels_last"] if slow else variants(device):
             torch.manual_seed(0)
-            unet = prepare(diffusion.build_unet(settings, 10), variant, device)
+            unet = prepare(build_unet(settings, 10), variant, device)
             optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-4)
             scheduler = diffusion.build_noise_scheduler(settings)
             size = settings["image_size"]
@@ -174,7 +176,7 @@ def bench_sampling(args, device) -> list[dict]:
         max_timed = args.cpu_paper_steps if on_cpu_paper else args.long_steps
         torch.manual_seed(0)
         for variant in ["fp32"] if on_cpu_paper else ["fp32", "bf16"] + (["bf16+channels_last"] if device.type == "cuda" else []):
-            unet = prepare(diffusion.build_unet(settings, 10), variant, device).eval()
+            unet = prepare(build_unet(settings, 10), variant, device).eval()
             train_config = diffusion.build_noise_scheduler(settings).config
             for name, steps in samplers:
                 timed_steps = min(steps, max_timed)
@@ -183,7 +185,7 @@ def bench_sampling(args, device) -> list[dict]:
                 if (name, steps, variant) == ("ddim", 25, "fp32"):
                     ways += [("unbatched", batch), ("batched", max(1, batch // 4))]
                 for cfg, n in ways:
-                    scheduler = diffusion.sampling_scheduler(name, train_config)
+                    scheduler = sampling.sampling_scheduler(name, train_config)
                     labels = torch.zeros(n, dtype=torch.long, device=device)
 
                     def run():
@@ -200,7 +202,7 @@ def bench_sampling(args, device) -> list[dict]:
 
 
 def sample_steps(unet, scheduler, labels, steps: int, timed_steps: int, generator, batched_cfg: bool) -> None:
-    """The first ``timed_steps`` of :func:`ddb.diffusion.sample`'s loop; unbatched CFG calls the UNet twice."""
+    """The first ``timed_steps`` of :func:`ddb.algorithms.sampling.sample`'s loop; unbatched CFG calls the UNet twice."""
     size = unet.config.sample_size
     images = torch.randn((len(labels), 3, size, size), generator=generator, device=labels.device)
     scheduler.set_timesteps(steps, device=labels.device)
@@ -212,7 +214,7 @@ def sample_steps(unet, scheduler, labels, steps: int, timed_steps: int, generato
         else:
             cond = unet(model_input, t, class_labels=labels).sample
             uncond = unet(model_input, t, class_labels=null).sample
-        images = scheduler.step(diffusion.cfg_combine(cond, uncond, 1.0), t, images, generator=generator).prev_sample
+        images = scheduler.step(sampling.cfg_combine(cond, uncond, 1.0), t, images, generator=generator).prev_sample
 
 
 def bench_amplifier(args, device) -> list[dict]:
@@ -265,7 +267,7 @@ class PngDataset(torch.utils.data.Dataset):
 def bench_data_loading(args, device) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        images, _, _ = shapes.generate("train", args.data_images, 5, 32, 0.01, seed=0)
+        images, _, _ = builtin_shapes.generate("train", args.data_images, 5, 32, 0.01, seed=0)
         files = [Path(tmp) / f"{i:05d}.png" for i in range(len(images))]
         for f, img in zip(files, images):
             Image.fromarray(img).save(f)

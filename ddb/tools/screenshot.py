@@ -1,6 +1,6 @@
 """Screenshots of a Snakemake report with headless Chromium, so a reviewer can look at it without opening it.
 
-    python -m ddb.screenshot results/report.html --out-dir results/report_screenshots
+    python -m ddb.tools.screenshot results/report.html --out-dir results/report_screenshots
 
 Writes ``overview.png`` (the landing page) and, per report category, ``<category>.png`` showing that category's
 first result (an HTML page, such as the result tables, before any image). The report is a single-page app without addresses for its views, so each view is reached by a small
@@ -18,10 +18,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ddb.atomic import atomic_file
-from ddb.logs import start_stage
+from ddb.core.atomic import atomic_file
+from ddb.core.logs import start_stage
 
-log = logging.getLogger("ddb.screenshot")
+log = logging.getLogger("ddb.tools.screenshot")
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "chrome")
 
 

@@ -1,0 +1,1 @@
+"""Networks: the classifiers (amplifier and target model) and the diffusion UNet."""

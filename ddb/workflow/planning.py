@@ -1,0 +1,209 @@
+"""What the rules derive from the validated config, as plain Python that unit tests cover (rules/common.smk only
+wires it to wildcards): the datasets to run (with the conflicting-ratio sweep), each dataset's stage sections (the
+global section with the dataset's preset overrides), the sampling variants, the runs and the amplifiers they use,
+the resources per dataset, and every job's params: its settings as canonical JSON and its code identity.
+
+Names: a *method* is a module of ddb/methods/; a *run* is a method plus, for methods using the synthetic amplifier,
+``/<sampling variant>``; an *amplifier* is ``real`` or ``synthetic/<sampling variant>``, the folder under
+``results/<dataset>/amplifier/`` holding it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from ddb import datasets, methods
+from ddb.workflow.code_identity import CodeIndex
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "ddb" / "config.schema.yaml"
+# config sections a dataset's ``overrides`` may change
+STAGE_SECTIONS = ("diffusion", "sampling", "amplifier", "real_amplifier", "classifier", "recipes", "baselines")
+
+
+def merged(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` merged in, recursively for nested sections (``recipes``)."""
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def checked_section(section: str, settings: dict, where: str) -> dict:
+    """``settings`` validated as the config section ``section`` (defaults filled); errors name ``where``."""
+    settings = copy.deepcopy(settings)
+    try:
+        validate({section: settings}, str(SCHEMA))
+    except Exception as error:
+        raise ValueError(f"config {where}: {error}") from None
+    return settings
+
+
+def canonical_json(value) -> str:
+    """A job's settings as a params value: equal settings give equal strings, so only real changes rerun a job."""
+    return json.dumps(value, sort_keys=True)
+
+
+class Plan:
+    """The workflow's plan for one validated config (defaults filled by the schema)."""
+
+    def __init__(self, config: dict, code_root: str | Path = REPO):
+        self.config = config
+        self.code = CodeIndex(code_root)
+        self.specs = self._dataset_specs()
+        self.datasets = list(self.specs)
+        self.methods = tuple(config["methods"])
+        self.method_info = {name: methods.method(name) for name in methods.method_names()}
+        self.synthetic_methods = tuple(m for m in self.methods if self.amplifier_trained_on(m) == "synthetic")
+        self.sampling_variants = self._sampling_variants()
+        self.sections = {dataset: self._stage_sections(dataset) for dataset in self.datasets}
+
+    # ---- datasets ----
+    def _dataset_specs(self) -> dict[str, dict]:
+        """``run_datasets`` (all configured datasets when empty), plus one copy of every built-in benchmark per
+        ``sweeps.conflicting_ratio`` value, named ``<name>_ratio<value>``."""
+        configured = self.config["datasets"]
+        unknown = sorted(set(self.config["run_datasets"]) - set(configured))
+        if unknown:
+            raise ValueError(f"config run_datasets names {unknown}, which are not under datasets: {sorted(configured)}")
+        specs = {name: configured[name] for name in self.config["run_datasets"] or configured}
+        ratios = self.config["sweeps"]["conflicting_ratio"]
+        builtin = {name: spec for name, spec in specs.items() if spec["source"] == "builtin_shapes"}
+        if ratios and not builtin:
+            raise ValueError("config sweeps.conflicting_ratio needs a dataset with source: builtin_shapes")
+        for name, spec in builtin.items():
+            for ratio in ratios:
+                swept = copy.deepcopy(spec)
+                swept["builtin_shapes"]["conflicting_ratio"] = ratio
+                specs.setdefault(f"{name}_ratio{ratio:g}", swept)
+        return specs
+
+    def source(self, dataset: str) -> str:
+        return self.specs[dataset]["source"]
+
+    def source_settings(self, dataset: str) -> dict:
+        """The dataset's own settings (``datasets.<name>.<source>``)."""
+        return self.specs[dataset][self.source(dataset)]
+
+    def class_indices(self, dataset: str) -> list[int]:
+        """Class indices of a dataset, known before any job runs so that a dry run shows the whole DAG."""
+        return list(range(datasets.source(self.source(dataset)).num_classes(self.source_settings(dataset))))
+
+    def generates_urbancars(self, dataset: str) -> bool:
+        return self.source(dataset) == "urbancars" and self.source_settings(dataset).get("origin") == "generate"
+
+    def downloads_files(self, dataset: str) -> bool:
+        return bool(datasets.source(self.source(dataset)).files)
+
+    @staticmethod
+    def downloads() -> list[str]:
+        """Every download name: a source with files, or a component another source is made of."""
+        return sorted(datasets.downloads())
+
+    def resource(self, dataset: str, rule: str, resource: str, default: int) -> int:
+        """``datasets.<name>.resources.<rule>.<resource>`` (its preset), else the rule's default."""
+        return self.specs[dataset].get("resources", {}).get(rule, {}).get(resource, default)
+
+    # ---- stage sections ----
+    def _stage_sections(self, dataset: str) -> dict[str, dict]:
+        """Every stage section for one dataset: the global section with the dataset's ``overrides`` (its preset)."""
+        overrides = self.specs[dataset].get("overrides", {})
+        return {section: checked_section(section, merged(self.config[section], overrides.get(section, {})),
+                                         f"datasets.{dataset}.overrides.{section}") for section in STAGE_SECTIONS}
+
+    def _sampling_variants(self) -> dict[str, dict]:
+        """Synthetic-set variants by name: ``base`` (the ``sampling`` section as is), and one per ``sweeps.sampling``
+        entry, named by its overrides (``guidance_w=2.0``, ``num_inference_steps=1000,scheduler=ddpm``)."""
+        base = self.config["sampling"]
+        variants = {"base": {}}
+        for index, override in enumerate(self.config["sweeps"]["sampling"]):
+            checked_section("sampling", base | override, f"sweeps.sampling[{index}] = {override}")
+            if any(base.get(key) != value for key, value in override.items()):  # else: the base again
+                variants[",".join(f"{key}={override[key]}" for key in sorted(override))] = override
+        return variants
+
+    def section(self, dataset: str, section: str) -> dict:
+        return self.sections[dataset][section]
+
+    def sampling_section(self, dataset: str, variant: str) -> dict:
+        return self.section(dataset, "sampling") | self.sampling_variants[variant]
+
+    def real_amplifier_section(self, dataset: str) -> dict:
+        """The ablation's amplifier: the amplifier section with the ``real_amplifier`` changes."""
+        return self.section(dataset, "amplifier") | self.section(dataset, "real_amplifier")
+
+    def method_settings(self, dataset: str, method: str) -> dict:
+        """The method's own section (``recipes.ddb_i``, ``baselines.jtt``) for this dataset; {} when it has none."""
+        path = self.method_info[method].settings
+        if path is None:
+            return {}
+        section, name = path.split(".")
+        return self.section(dataset, section)[name]
+
+    # ---- runs and amplifiers ----
+    def amplifier_trained_on(self, method: str) -> str | None:
+        return self.method_info[method].amplifier_trained_on
+
+    def runs(self) -> list[str]:
+        """Every configured run: one per method, and one per sampling variant for synthetic-amplifier methods."""
+        runs = []
+        for method in self.methods:
+            runs += [f"{method}/{v}" for v in self.sampling_variants] if method in self.synthetic_methods else [method]
+        return runs
+
+    @staticmethod
+    def run_method(run: str) -> str:
+        return run.split("/")[0]
+
+    def amplifier_of(self, run: str) -> str | None:
+        """The amplifier a run uses (``real``, ``synthetic/<variant>``), or None."""
+        method, _, variant = run.partition("/")
+        trained_on = self.amplifier_trained_on(method)
+        return f"synthetic/{variant}" if trained_on == "synthetic" else trained_on
+
+    def used_amplifiers(self) -> list[str]:
+        return sorted({self.amplifier_of(run) for run in self.runs()} - {None})
+
+    def method_inputs(self, dataset: str, run: str) -> dict[str, str]:
+        """What a run's training job reads besides the metadata: what its method needs, and for pseudo-group model
+        selection the scores of its amplifier, or of the synthetic one when it has none."""
+        amplifier = self.amplifier_of(run)
+        folder = f"results/{dataset}/amplifier/{amplifier}"
+        paths = {"scores": f"{folder}/scores.parquet", "amplifier": f"{folder}/model"}
+        inputs = {need: paths[need] for need in self.method_info[self.run_method(run)].needs}
+        if self.section(dataset, "classifier")["selection"] == "label_free_pseudo_group":
+            inputs["selection_scores"] = f"results/{dataset}/amplifier/{amplifier or 'synthetic/base'}/scores.parquet"
+        return inputs
+
+    def wildcard_patterns(self) -> dict[str, str]:
+        """Regular expressions of the ``sampling``, ``amplifier`` and ``run`` wildcards."""
+        variant = "|".join(re.escape(name) for name in self.sampling_variants)
+        by_amplifier = {name: self.amplifier_trained_on(name) for name in self.method_info}
+        return {
+            "sampling": variant,
+            "amplifier": rf"real|synthetic/(?:{variant})",
+            "run": "|".join([re.escape(m) for m, on in by_amplifier.items() if on != "synthetic"]
+                            + [rf"{m}/(?:{variant})" for m, on in by_amplifier.items() if on == "synthetic"]),
+        }
+
+    # ---- code identities: the ``code`` param of every rule ----
+    def stage_code(self, stage: str) -> str:
+        """A stage whose code does not depend on the job's wildcards."""
+        return self.code.identity(f"ddb.{stage}")
+
+    def dataset_code(self, stage: str, dataset: str) -> str:
+        """A stage that loads the dataset's source module by name (prepare_data)."""
+        return self.code.identity(f"ddb.{stage}", f"ddb.datasets.{self.source(dataset)}")
+
+    def download_code(self, download: str) -> str:
+        """The download stage for one download: the source module that declares its files."""
+        return self.code.identity("ddb.download", f"ddb.datasets.{datasets.downloads()[download]}")
+
+    def method_code(self, method: str) -> str:
+        """train_debiased for one method: the method's module (which the stage loads by name)."""
+        return self.code.identity("ddb.train_debiased", f"ddb.methods.{method}")

@@ -1,0 +1,128 @@
+"""Workflow planning without Snakemake running: datasets and sweeps, stage sections, runs and amplifiers, the
+registries against the schema, and which modules each job's code identity covers."""
+
+import copy
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from ddb import datasets, methods
+from ddb.workflow.code_identity import parse_identity
+from ddb.workflow.planning import REPO, SCHEMA, Plan
+
+
+def plan(**changes) -> Plan:
+    config = yaml.safe_load((REPO / "tests" / "tiny_config.yaml").read_text())
+    config.update(copy.deepcopy(changes))
+    validate(config, str(SCHEMA))  # fills the defaults, as rules/common.smk does
+    return Plan(config)
+
+
+def modules(identity: str) -> set[str]:
+    return set(parse_identity(identity))
+
+
+def test_runs_pair_synthetic_amplifier_methods_with_every_sampling_variant():
+    p = plan(methods=["erm", "ddb_i", "ddb_ii_real_amplifier"],
+             sweeps={"sampling": [{"guidance_w": 3.0}, {"scheduler": "ddpm", "num_inference_steps": 4},
+                                  {"guidance_w": 1.0}]})
+    assert list(p.sampling_variants) == ["base", "guidance_w=3.0", "num_inference_steps=4,scheduler=ddpm"]
+    assert p.runs() == ["erm", "ddb_i/base", "ddb_i/guidance_w=3.0", "ddb_i/num_inference_steps=4,scheduler=ddpm",
+                        "ddb_ii_real_amplifier"]
+    assert [p.amplifier_of(run) for run in ("erm", "ddb_i/guidance_w=3.0", "ddb_ii_real_amplifier")] == [
+        None, "synthetic/guidance_w=3.0", "real"]
+    assert p.used_amplifiers() == ["real", "synthetic/base", "synthetic/guidance_w=3.0",
+                                   "synthetic/num_inference_steps=4,scheduler=ddpm"]
+    assert p.sampling_section("shapes", "guidance_w=3.0")["guidance_w"] == 3.0
+
+
+def test_method_inputs_follow_the_method_and_the_selection_rule():
+    p = plan()
+    assert p.method_inputs("shapes", "ddb_i/base") == {"scores": "results/shapes/amplifier/synthetic/base/scores.parquet"}
+    assert p.method_inputs("shapes", "ddb_ii_real_amplifier") == {"amplifier": "results/shapes/amplifier/real/model"}
+    assert p.method_inputs("shapes", "erm") == {}
+    pseudo = plan(classifier={"steps": 6, "selection": "label_free_pseudo_group"})
+    assert pseudo.method_inputs("shapes", "erm") == {  # no amplifier of its own: the synthetic one
+        "selection_scores": "results/shapes/amplifier/synthetic/base/scores.parquet"}
+    assert pseudo.method_inputs("shapes", "ddb_i_real_amplifier")["selection_scores"].endswith("real/scores.parquet")
+
+
+def test_ratio_sweep_adds_a_dataset_per_value_and_presets_override_sections():
+    p = plan(sweeps={"conflicting_ratio": [0.2, 0.05]},
+             datasets={"shapes": {"source": "builtin_shapes", "builtin_shapes": {"num_classes": 3},
+                                  "overrides": {"classifier": {"lr": 0.01}, "baselines": {"jtt": {"upweight": 5}}},
+                                  "resources": {"train_debiased": {"mem_mb": 123}}}})
+    assert p.datasets == ["shapes", "shapes_ratio0.2", "shapes_ratio0.05"]
+    assert p.source_settings("shapes_ratio0.05")["conflicting_ratio"] == 0.05
+    assert p.class_indices("shapes_ratio0.2") == [0, 1, 2]
+    assert p.section("shapes", "classifier")["lr"] == 0.01 and p.section("shapes", "classifier")["steps"] == 6
+    assert p.method_settings("shapes", "jtt") == {"identification_epochs": 1, "upweight": 5}
+    assert p.method_settings("shapes", "erm") == {}
+    assert p.resource("shapes", "train_debiased", "mem_mb", 8000) == 123
+    assert p.resource("shapes", "train_diffusion", "mem_mb", 16000) == 16000
+
+
+def test_bad_preset_and_unknown_dataset_are_named():
+    with pytest.raises(ValueError, match="datasets.shapes.overrides.classifier"):
+        plan(datasets={"shapes": {"source": "builtin_shapes", "overrides": {"classifier": {"lr": "fast"}}}})
+    with pytest.raises(ValueError, match="run_datasets names \\['nope'\\]"):
+        plan(run_datasets=["nope"])
+
+
+def test_registries_match_the_schema_enums():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert sorted(schema["properties"]["methods"]["items"]["enum"]) == methods.method_names()
+    assert sorted(schema["$defs"]["dataset"]["properties"]["source"]["enum"]) == datasets.source_names()
+    # every source has its own settings section in the schema
+    assert set(datasets.source_names()) <= set(schema["$defs"]["dataset"]["properties"])
+
+
+def test_every_method_declares_itself_without_loading_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from ddb import methods; [methods.method(n) for n in methods.method_names()]; "
+            "print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO).stdout.strip() == "False"
+
+
+# ---- code identities: which modules a job's key covers ----
+def test_diffusion_and_sampling_do_not_depend_on_classifiers_methods_metrics_or_figures():
+    p = plan()
+    for stage in ("train_diffusion", "sample_synthetic"):
+        covered = modules(p.stage_code(stage))
+        assert not {m for m in covered if m.startswith(("ddb.models.classifiers", "ddb.methods", "ddb.algorithms.metrics",
+                                                        "ddb.figures", "ddb.training.loop", "ddb.workflow"))}, stage
+    assert "ddb.models.unet" in modules(p.stage_code("train_diffusion"))
+    assert "ddb.algorithms.sampling" in modules(p.stage_code("sample_synthetic"))
+    assert "ddb.algorithms.sampling" not in modules(p.stage_code("train_diffusion"))  # a sampler fix keeps the model
+
+
+def test_classifier_stages_do_not_depend_on_the_unet_samplers_or_robust_training():
+    p = plan()
+    for stage in ("train_amplifier", "score_real", "evaluate"):
+        covered = modules(p.stage_code(stage))
+        assert "ddb.models.classifiers" in covered
+        assert not covered & {"ddb.models.unet", "ddb.algorithms.sampling", "ddb.algorithms.diffusion",
+                              "ddb.algorithms.groupdro", "ddb.algorithms.reweighting", "ddb.methods"}, stage
+
+
+def test_each_dataset_and_each_method_is_keyed_on_its_own_module():
+    p = plan(datasets={"shapes": {"source": "builtin_shapes"}, "wb": {"source": "waterbirds"}})
+    shapes, waterbirds = modules(p.dataset_code("prepare_data", "shapes")), modules(p.dataset_code("prepare_data", "wb"))
+    assert "ddb.datasets.builtin_shapes" in shapes and "ddb.datasets.waterbirds" not in shapes
+    assert "ddb.datasets.waterbirds" in waterbirds and "ddb.datasets.builtin_shapes" not in waterbirds
+    assert {"ddb.datasets.common", "ddb.datasets.fetch"} <= shapes  # the shared image and download helpers
+    assert "ddb.datasets.urbancars" in modules(p.download_code("places365"))
+    jtt, ddb_i = modules(p.method_code("jtt")), modules(p.method_code("ddb_i_error_set"))
+    assert "ddb.methods.jtt" in jtt and "ddb.methods.ddb_i" not in jtt and "ddb.algorithms.groupdro" not in jtt
+    assert {"ddb.methods.ddb_i_error_set", "ddb.methods.ddb_i", "ddb.algorithms.groupdro"} <= ddb_i
+    assert "ddb.algorithms.jtt" not in ddb_i
+
+
+def test_a_figure_depends_on_its_own_plotting_code():
+    p = plan()
+    covered = modules(p.stage_code("figures.group_accuracy"))
+    assert "ddb.figures.group_accuracy" in covered and "ddb.figures.common" in covered
+    assert not covered & {"ddb.figures.training_curves", "ddb.figures.amplifier_scores", "ddb.figures.synthetic_vs_real"}
