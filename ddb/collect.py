@@ -5,7 +5,9 @@
   ``real`` or ``synthetic/<sampling variant>`` (``base`` = the ``sampling`` section, others from ``sweeps.sampling``).
 - ``summary_mean.csv`` / ``summary_mean.md``: per (dataset, method, amplifier), mean and std over seeds.
 - ``summary.html``: both tables on one page for the Snakemake report, without the columns no row fills.
-``uses_bias_labels`` says whether the method or its model selection read any bias label.
+``uses_bias_labels`` says whether the method or its model selection read any bias label. No finished run is lost
+from the tables: besides the runs of the current config (its declared inputs), every other ``metrics.json`` under
+``--results-root`` (another dataset, a method no longer configured) is kept, with ``in_config`` false.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ddb.core.logs import start_stage
 log = logging.getLogger("ddb.collect")
 METRICS = ["avg_acc", "train_weighted_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc",
            "worst_class_acc", "bg_gap", "coobj_gap", "bg_coobj_gap", "amp_auroc", "amp_precision", "amp_recall"]
-COLUMNS = ["dataset", "source", "method", "seed", "uses_bias_labels", "selection", "amplifier", *METRICS]
+COLUMNS = ["dataset", "source", "method", "seed", "uses_bias_labels", "selection", "amplifier", "in_config", *METRICS]
 NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain accuracy (BAR's and SubpopBench's "
         "\"Avg.\"); train_weighted_acc = (label, bias) cell accuracies weighted by the cells' training shares "
         "(Waterbirds' \"Avg.\" in GroupDRO / JTT / DFR); worst_group_acc = WGA; aligned_acc / conflicting_acc = "
@@ -35,11 +37,13 @@ NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain 
         "accuracy. "
         "amp_* = detection of the bias-conflicting training images by the amplifier the method uses (AUROC of its "
         "loss; precision/recall of its error set), computed with true bias labels for evaluation only. "
-        "uses_bias_labels: the method or its model selection read bias labels.\n\n")
+        "uses_bias_labels: the method or its model selection read bias labels. in_config: the run belongs to the "
+        "current config (false: a finished run of another dataset or of a method no longer configured).\n\n")
 
 
 def summary_table(metrics: list[dict], detections: list[dict]) -> pd.DataFrame:
-    runs = pd.DataFrame([{k: v for k, v in m.items() if k != "per_group"} for m in metrics])
+    """One row per run; ``in_config`` (default true) marks the runs of the current config."""
+    runs = pd.DataFrame([{"in_config": True} | {k: v for k, v in m.items() if k != "per_group"} for m in metrics])
     own = [c for c in COLUMNS if not c.startswith("amp_") and c not in runs.columns]  # e.g. from older metrics
     runs = runs.reindex(columns=[*runs.columns, *own])
     amp = pd.DataFrame(detections).reindex(columns=["dataset", "amplifier", "amp_auroc", "amp_precision", "amp_recall"])
@@ -49,7 +53,7 @@ def summary_table(metrics: list[dict], detections: list[dict]) -> pd.DataFrame:
 
 def mean_table(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, std and number of seeds per (dataset, method, amplifier)."""
-    keys = ["dataset", "source", "method", "uses_bias_labels", "selection", "amplifier"]
+    keys = ["dataset", "source", "method", "uses_bias_labels", "selection", "amplifier", "in_config"]
     labelled = table.astype({"amplifier": object, "source": object}).fillna({"amplifier": "-", "source": "-"})
     grouped = labelled.groupby(keys, sort=True)[METRICS]
     out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_std"))
@@ -69,7 +73,8 @@ def percent(table: pd.DataFrame) -> pd.DataFrame:
 
 def mean_std_strings(means: pd.DataFrame) -> pd.DataFrame:
     """``81.30 ± 0.40`` cells (percent) for people; the CSV keeps the numbers."""
-    shown = means[["dataset", "source", "method", "uses_bias_labels", "selection", "amplifier", "n_seeds"]].copy()
+    shown = means[["dataset", "source", "method", "uses_bias_labels", "selection", "amplifier", "in_config",
+                   "n_seeds"]].copy()
     for metric in METRICS:
         m, s = 100 * means[f"{metric}_mean"], 100 * means[f"{metric}_std"]
         digits = 4 if metric == "amp_auroc" else 2
@@ -96,15 +101,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metrics", required=True, nargs="+", type=Path, help="metrics.json files from evaluate")
     p.add_argument("--detection", nargs="*", default=[], type=Path, help="detection.json files from evaluate_amplifier")
+    p.add_argument("--results-root", type=Path,
+                   help="also keep every other finished run below this folder (<dataset>/debias/**/metrics.json)")
     p.add_argument("--out-dir", required=True, type=Path, help="folder for summary{,_mean}.{csv,md} and summary.html")
     return p.parse_args(argv)
+
+
+def other_results(root: Path, declared: list[Path], pattern: str) -> list[Path]:
+    """Files matching ``pattern`` below ``root`` that are not among ``declared``."""
+    known = {p.resolve() for p in declared}
+    return sorted(p for p in root.glob(pattern) if p.resolve() not in known)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     start_stage(log, args)
-    table = summary_table([json.loads(p.read_text()) for p in args.metrics],
-                          [json.loads(p.read_text()) for p in args.detection])
+    metrics = [json.loads(p.read_text()) for p in args.metrics]
+    detections = [json.loads(p.read_text()) for p in args.detection]
+    if args.results_root:
+        others = other_results(args.results_root, args.metrics, "*/debias/**/metrics.json")
+        metrics += [json.loads(p.read_text()) | {"in_config": False} for p in others]
+        detections += [json.loads(p.read_text())
+                       for p in other_results(args.results_root, args.detection, "*/amplifier/**/detection.json")]
+        if others:
+            log.info("kept %d finished runs that the current config does not name: %s", len(others),
+                     ", ".join(map(str, others[:10])) + (" ..." if len(others) > 10 else ""))
+    table = summary_table(metrics, detections)
     means = mean_table(table)
     for name, frame in (("summary", table), ("summary_mean", means)):
         with atomic_file(args.out_dir / f"{name}.csv") as tmp:

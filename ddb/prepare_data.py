@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ddb import datasets
 from ddb.core.atomic import atomic_dir
+from ddb.core.integrity import write_manifest
 from ddb.core.logs import start_stage
 from ddb.core.settings import resolve_settings
 from ddb.core.tables import write_table
@@ -45,6 +46,7 @@ def main(argv=None) -> None:
     try:
         with atomic_dir(args.images) as tmp_images:
             metadata = datasets.source(args.source).build(args.raw, tmp_images, args.images.name, settings)
+            write_manifest(tmp_images)  # later stages check every image they read against it
     except DatasetError as error:
         log.error("%s", error)
         raise SystemExit(f"cannot prepare {args.source}: {error}") from None

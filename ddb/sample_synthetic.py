@@ -19,6 +19,7 @@ from PIL import Image
 from ddb.algorithms import sampling
 from ddb.core.atomic import atomic_dir, atomic_file
 from ddb.core.images import image_grid
+from ddb.core.integrity import damaged, rebuild_hint, verify_folder, write_manifest
 from ddb.core.logs import Progress, start_stage
 from ddb.core.settings import resolve_settings
 from ddb.training.device import autocast, place, setup, uses_bf16
@@ -41,13 +42,18 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     settings = resolve_settings("sampling", args.settings)
     start_stage(log, args, settings)
+    verify_folder(args.model)
     info = json.loads((args.model / "model_info.json").read_text())
     if not 0 <= args.class_index < info["num_classes"]:
         raise SystemExit(f"--class-index {args.class_index} out of range: the model knows {info['num_classes']} classes")
     # One seed per (sampling seed, class): classes are independent jobs yet the whole set is reproducible.
     device = setup(settings["seed"] * 1000 + args.class_index, args.threads)
-    unet = place(UNet2DModel.from_pretrained(args.model / "unet"), device, settings).eval()
-    train_config = DDPMScheduler.from_pretrained(args.model / "scheduler").config
+    try:
+        unet = UNet2DModel.from_pretrained(args.model / "unet")
+        train_config = DDPMScheduler.from_pretrained(args.model / "scheduler").config
+    except Exception as error:  # truncated or foreign files: diffusers, safetensors and json raise their own types
+        raise damaged(args.model, f"cannot be loaded ({type(error).__name__}: {error})") from None
+    unet = place(unet, device, settings).eval()
     scheduler = sampling.sampling_scheduler(settings["scheduler"], train_config, settings["clip_denoised"])
     generator = torch.Generator(device).manual_seed(settings["seed"] * 1000 + args.class_index)
     name = info["class_names"][args.class_index]
@@ -70,13 +76,18 @@ def main(argv=None) -> None:
         for start in range(0, total, settings["batch_size"]):
             n = min(settings["batch_size"], total - start)
             labels = torch.full((n,), args.class_index, dtype=torch.long, device=device)
-            with autocast(device, bf16):
-                images = sampling.to_uint8(sampling.sample(unet, scheduler, labels, settings["guidance_w"],
-                                                             settings["num_inference_steps"], generator,
-                                                             info["null_label"], on_step=step_done))
+            try:
+                with autocast(device, bf16):
+                    images = sampling.to_uint8(sampling.sample(unet, scheduler, labels, settings["guidance_w"],
+                                                                 settings["num_inference_steps"], generator,
+                                                                 info["null_label"], on_step=step_done))
+            except sampling.SamplingFailed as failure:  # a broken model: no synthetic set is written from it
+                raise SystemExit(f"sampling class {args.class_index} from {args.model} failed: {failure}. The "
+                                 f"diffusion model is broken (did its training diverge?); {rebuild_hint(args.model)}")
             for i, img in enumerate(images.numpy()):
                 Image.fromarray(img).save(tmp / f"sample_{start + i:05d}.png")
             chunks.append(images.numpy())
+        write_manifest(tmp)  # the amplifier checks every image against it
     with atomic_file(args.grid) as tmp_grid:
         image_grid(np.concatenate(chunks)[:100]).save(tmp_grid, format="PNG")
     log.info("wrote %d images to %s and a grid to %s", total, args.out, args.grid)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ddb.core.atomic import atomic_dir
 from ddb.core.images import ImageSet, load_split, load_synthetic
+from ddb.core.integrity import write_manifest
 from ddb.core.logs import start_stage
 from ddb.core.settings import resolve_settings
 from ddb.core.tables import read_table
@@ -80,7 +81,7 @@ def main(argv=None) -> None:
         *(args.synthetic or []), args.real_metadata)}, every=steps_per_epoch)
     best, history = fit(model, train, settings, settings["epochs"] * steps_per_epoch, generator, device,
                         eval_every=steps_per_epoch, validate=validate if n_holdout else None, checkpoint=checkpoint,
-                        what=f"amplifier ({trained_on})")
+                        what=f"amplifier ({trained_on})", lr_setting="amplifier.lr")
     model.load_state_dict(best.state)
     best_epoch = best.step // steps_per_epoch
     log.info("keeping epoch %d (held-out loss %.4f)", best_epoch, -best.score if n_holdout else float("nan"))
@@ -90,6 +91,7 @@ def main(argv=None) -> None:
         log_table = pd.DataFrame(history)
         log_table.insert(0, "epoch", log_table["step"] // steps_per_epoch)
         log_table.to_csv(tmp / "training_log.csv", index=False)
+        write_manifest(tmp)  # readers check the weights against it
     checkpoint.remove()
 
 

@@ -21,6 +21,7 @@ from ddb import methods
 from ddb.algorithms.metrics import classification_metrics, selection_score
 from ddb.core.atomic import atomic_dir
 from ddb.core.images import load_split
+from ddb.core.integrity import write_manifest
 from ddb.core.logs import start_stage
 from ddb.core.settings import resolve_settings
 from ddb.core.tables import read_table
@@ -122,6 +123,7 @@ def main(argv=None) -> None:
             "selection": settings["selection"], "step": best.step, "val_score": best.score,
             "method_uses_bias_labels": method.uses_bias_labels, "uses_bias_labels": uses_bias,
         }, indent=2))
+        write_manifest(tmp)  # readers check the weights against it
     for finished in (checkpoint, *own_checkpoints):
         finished.remove()
 

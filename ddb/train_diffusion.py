@@ -20,6 +20,7 @@ from diffusers.training_utils import EMAModel
 from ddb.algorithms import diffusion
 from ddb.core.atomic import atomic_dir
 from ddb.core.images import load_split
+from ddb.core.integrity import write_manifest
 from ddb.core.logs import Progress, start_stage
 from ddb.core.settings import resolve_settings
 from ddb.core.tables import read_table
@@ -27,6 +28,7 @@ from ddb.models.unet import build_unet
 from ddb.training.batches import BatchSampler
 from ddb.training.checkpoint import Checkpoint, RandomState, TrainingRecord, input_fingerprint
 from ddb.training.device import autocast, place, setup, uses_bf16
+from ddb.training.divergence import require_finite
 
 log = logging.getLogger("ddb.train_diffusion")
 
@@ -74,6 +76,7 @@ def main(argv=None) -> None:
 
     unet.train()
     bf16 = uses_bf16(device, settings["precision"])
+    last_finite = None
     for step in range(first_step, settings["steps"] + 1):
         idx = next(batches)
         clean_images = clean_all[idx].to(device)
@@ -82,16 +85,19 @@ def main(argv=None) -> None:
             loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), settings["grad_clip"])
+        grad_norm = torch.nn.utils.clip_grad_norm_(unet.parameters(), settings["grad_clip"])  # before clipping
+        loss_value, grad_value = torch.stack([loss.detach().float(), grad_norm.float()]).tolist()  # one sync
+        require_finite("the diffusion model", step, loss_value, grad_value, last_finite, "diffusion.lr", settings["lr"])
+        last_finite = loss_value
         optimizer.step()
         lr_schedule.step()
         if ema is not None:
             ema.step(unet.parameters())
-        record.running.append(loss.item())
+        record.running.append(loss_value)
         logged = step % settings["log_every"] == 0 or step == settings["steps"]
         if logged:
             record.history.append({"step": step, "loss": record.mean_running(), "lr": lr_schedule.get_last_lr()[0]})
-        progress(step, loss=record.history[-1]["loss"] if logged else loss.item())
+        progress(step, loss=record.history[-1]["loss"] if logged else loss_value)
         checkpoint.maybe_save(step)
 
     if ema is not None:
@@ -103,6 +109,7 @@ def main(argv=None) -> None:
                 "image_size": settings["image_size"], "settings": settings}
         (tmp / "model_info.json").write_text(json.dumps(info, indent=2))
         pd.DataFrame(record.history).to_csv(tmp / "training_log.csv", index=False)
+        write_manifest(tmp)  # sampling checks the weights against it
     checkpoint.remove()
     log.info("saved diffusion model to %s", args.out)
 

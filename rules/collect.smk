@@ -24,6 +24,8 @@ rule collect:
         "results/benchmarks/collect/summary.tsv"
     params:
         out_dir=lambda wildcards, output: Path(output.csv).parent,
+        # every other finished run below results/ is kept in the tables (ddb/collect.py)
+        results_root=lambda wildcards, output: Path(output.csv).parents[1],
         code=PLAN.stage_code("collect"),
     threads: 1
     conda:
@@ -32,4 +34,4 @@ rule collect:
         "Collecting result tables"
     shell:
         "python -m ddb.collect --metrics {input.metrics} --detection {input.detection}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        " --results-root {params.results_root} --out-dir {params.out_dir} > {log} 2>&1"

@@ -6,16 +6,16 @@ from pathlib import Path
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # this checkout's ddb, even where another one is installed
-from ddb.workflow.planning import Plan, canonical_json
+from ddb.workflow.planning import Plan, canonical_json, coerce_to_schema
 
 # Jobs call `python -m ddb.<stage>`: without --sdm conda that is the environment running Snakemake itself,
 # whether or not it was activated.
 if not workflow.deployment_settings.deployment_method:
     shell.prefix(f'set -euo pipefail; export PATH="{Path(sys.executable).parent}:$PATH"; ')
 
-# `--config seeds=[0,1]` arrives as strings (Snakemake reads list values with YAML's BaseLoader).
-if isinstance(config.get("seeds"), list):
-    config["seeds"] = [int(s) if isinstance(s, str) and s.isdigit() else s for s in config["seeds"]]
+# `--config seeds=[0,1]` or `--config 'diffusion={steps: 2}'` arrive as strings (Snakemake reads such values with
+# YAML's BaseLoader): numbers and booleans the schema asks for are converted before validation.
+config.update(coerce_to_schema(config))
 validate(config, "../ddb/config.schema.yaml")
 
 PLAN = Plan(config, workflow.basedir)

@@ -107,7 +107,7 @@ def test_byo_without_bias_column_has_no_bias_labels(tmp_path):
     (lambda rows, header: (rows, header + ",weight"), "unknown \\['weight'\\]"),
     (lambda rows, header: ([r.replace(",train,", ",training,", 1) for r in rows], header), "line 2: split 'training'"),
     (lambda rows, header: ([r for r in rows if ",test," not in r], header), "no test rows"),
-    (lambda rows, header: (rows + ["img/te9.png,bird,test,indoor"], header), "\\['bird'\\] have no train rows"),
+    (lambda rows, header: (rows + ["img/te9.png,bird,test,indoor"], header), "these have fewer: \\{'bird': 0\\}"),
     (lambda rows, header: (rows + ["img/missing.png,cat,test,indoor"], header), "line 14: .*missing.png"),
 ], ids=["unknown-column", "bad-split", "missing-split", "class-not-in-train", "missing-file"])
 def test_byo_errors_name_the_row_or_file(tmp_path, change, message):

@@ -86,6 +86,7 @@ def test_run_and_amplifier_names_come_from_paths():
 def test_results_page_leaves_out_columns_no_row_fills():
     table = pd.DataFrame([{c: None for c in collect.COLUMNS} | {
         "dataset": "d", "source": "s", "method": "erm", "seed": 0, "uses_bias_labels": False, "selection": "label_free",
+        "in_config": True,
         "avg_acc": 0.5, "worst_group_acc": 0.25}])
     page = collect.html_page(collect.mean_std_strings(collect.mean_table(table)), collect.percent(table))
     assert "<th>avg_acc</th>" in page and "50.00 ± 0.00" in page and "<th>bg_gap</th>" not in page

@@ -29,3 +29,30 @@ def test_every_rule_has_log_benchmark_conda_and_the_code_identity_of_the_module_
             module = re.search(r"python -m ddb\.([\w.]+)", block)[1]
             call = re.search(r"code=(?:lambda wildcards: )?PLAN\.(\w+)\((?:\"([\w.]+)\")?", block)
             assert call and keyed[call[1]](call[2]) == module, f"rule {name} runs ddb.{module} but is keyed on {call[0]}"
+
+
+def test_declared_runtime_dependencies_cover_what_the_workflow_and_its_report_import():
+    """Every install route (make, pip install -e ., the conda env) gets pyproject's dependencies; a module that ddb
+    imports but only a test extra or chance brings in breaks the others (pygments for `snakemake --report`)."""
+    import ast
+    import importlib.metadata
+    import sys
+
+    from packaging.requirements import Requirement
+
+    declared = [Requirement(r) for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]]
+    names = {r.name.lower().replace("_", "-") for r in declared}
+    providers = importlib.metadata.packages_distributions()
+    imported = set()
+    for path in [*(REPO / "ddb").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = sorted(m for m in imported - set(sys.stdlib_module_names) - {"ddb"})
+    undeclared = {m: providers.get(m) for m in third_party
+                  if not {d.lower().replace("_", "-") for d in providers.get(m, [])} & names}
+    assert not undeclared, f"imported by ddb but not in pyproject's dependencies: {undeclared}"
+    snakemake = next(r for r in declared if r.name == "snakemake")
+    assert "reports" in snakemake.extras  # `snakemake --report` imports pygments

@@ -9,7 +9,7 @@ from snakemake.utils import validate
 
 from ddb import datasets, methods
 from ddb.workflow.code_identity import parse_identity
-from ddb.workflow.planning import REPO, SCHEMA, Plan
+from ddb.workflow.planning import REPO, SCHEMA, Plan, coerce_to_schema
 
 
 def plan(**changes) -> Plan:
@@ -126,3 +126,31 @@ def test_a_figure_depends_on_its_own_plotting_code():
     covered = modules(p.stage_code("figures.group_accuracy"))
     assert "ddb.figures.group_accuracy" in covered and "ddb.figures.common" in covered
     assert not covered & {"ddb.figures.training_curves", "ddb.figures.amplifier_scores", "ddb.figures.synthetic_vs_real"}
+
+
+def test_command_line_strings_become_the_numbers_the_schema_asks_for():
+    given = {"diffusion": {"steps": "2", "lr": "1e-3", "ema": "false", "block_out_channels": ["8", "16"]},
+             "seeds": ["0", "1"], "classifier": {"pretrained": "no"},
+             "datasets": {"mine": {"source": "folder", "folder": {"root": "007", "csv": "x.csv", "image_size": "32"}}}}
+    assert coerce_to_schema(given) == {
+        "diffusion": {"steps": 2, "lr": 0.001, "ema": False, "block_out_channels": [8, 16]}, "seeds": [0, 1],
+        "classifier": {"pretrained": "no"},  # an enum of strings stays a string
+        "datasets": {"mine": {"source": "folder", "folder": {"root": "007", "csv": "x.csv", "image_size": 32}}}}
+    assert coerce_to_schema({"diffusion": {"steps": "two"}}) == {"diffusion": {"steps": "two"}}  # validation names it
+
+
+@pytest.mark.parametrize(("diffusion", "sampling", "message"), [
+    ({"image_size": 9}, {}, "image_size 9 is not divisible by 2\\^1"),
+    ({"block_out_channels": [12, 16], "norm_num_groups": 8}, {}, "\\[12\\] are not divisible by norm_num_groups 8"),
+    ({"attention_levels": [3]}, {}, "attention_levels \\[3\\]"),
+    ({}, {"num_inference_steps": 80}, "num_inference_steps 80 exceeds the diffusion model's num_train_timesteps 50"),
+])
+def test_unet_shapes_and_sampler_steps_are_checked_when_the_config_loads(diffusion, sampling, message):
+    tiny = yaml.safe_load((REPO / "tests" / "tiny_config.yaml").read_text())
+    with pytest.raises(ValueError, match=f"dataset shapes .*{message}"):
+        plan(diffusion=tiny["diffusion"] | diffusion, sampling=tiny["sampling"] | sampling)
+
+
+def test_an_implausible_learning_rate_is_a_schema_error():
+    with pytest.raises(Exception, match="greater than the maximum of 1"):
+        plan(diffusion={"lr": 1e6})

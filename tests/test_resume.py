@@ -31,11 +31,12 @@ def tiny_data(tmp_path_factory):
 def run_stage(args, out: Path, kill_at_checkpoint: bool = False, checkpoint_name: str = "checkpoint") -> str:
     """Run ``python -m ddb.<stage> ...``; optionally SIGKILL it as soon as its first checkpoint of that name exists."""
     checkpoint = out.with_name(f"{out.name}.{checkpoint_name}.pt")
+    verified = checkpoint.with_name(checkpoint.name + ".sha256")  # written once the checkpoint is complete
     proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     if kill_at_checkpoint:
         deadline = time.monotonic() + 300
-        while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        while not verified.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert proc.poll() is None, "the run finished before it could be killed; make it longer"
         proc.send_signal(signal.SIGKILL)
@@ -128,3 +129,20 @@ def test_killed_amplifier_training_resumes_to_the_same_weights(tiny_data, tmp_pa
     assert "resuming from" in run_stage(args(tmp_path / "resumed"), tmp_path / "resumed")
     a, b = tensors(tmp_path / "straight/model.safetensors"), tensors(tmp_path / "resumed/model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_damaged_on_disk_is_moved_aside_and_the_rerun_succeeds(tiny_data, tmp_path):
+    settings = json.dumps({"steps": 120, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20})
+    args = lambda out: ["ddb.train_debiased", "--method", "erm", "--metadata", str(tiny_data), "--seed", "3",
+                        "--out", str(out), "--settings", settings, "--threads", "1"]
+    run_stage(args(tmp_path / "straight"), tmp_path / "straight")
+    run_stage(args(tmp_path / "m"), tmp_path / "m", kill_at_checkpoint=True)
+    checkpoint = tmp_path / "m.checkpoint.pt"
+    data = bytearray(checkpoint.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 2048] = bytes(2048)  # 2 kB of a weight tensor overwritten
+    checkpoint.write_bytes(bytes(data))
+    log = run_stage(args(tmp_path / "m"), tmp_path / "m")
+    assert "is damaged or unreadable" in log and "resuming from" not in log
+    assert (tmp_path / "m.checkpoint.pt.damaged").exists()
+    a, b = tensors(tmp_path / "straight/model.safetensors"), tensors(tmp_path / "m/model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # started afresh: the weights of a run never interrupted

@@ -160,6 +160,12 @@ def test_config_change_reruns_exactly_the_dependent_stages(workflow_copy, change
     assert planned_jobs(workflow_copy, "--configfile", tiny_with(workflow_copy, "changed.yaml", **changes)) == expected
 
 
+def test_nested_numbers_on_the_command_line_are_numbers(workflow_copy):
+    """`--config 'diffusion={steps: 2}'`: Snakemake reads the 2 as a string; it reaches the schema as a number."""
+    jobs = planned_jobs(workflow_copy, "--configfile", "tiny.yaml", "--config", "diffusion={steps: 2}")
+    assert jobs["train_diffusion"] == 1 and "train_real_amplifier" not in jobs
+
+
 def test_pseudo_group_selection_reads_amplifier_scores_and_is_recorded(workflow_copy, tmp_path):
     name = tiny_with(workflow_copy, "pseudo.yaml", classifier={"selection": "label_free_pseudo_group"})
     out = snakemake(workflow_copy, "-n", "-p", "--configfile", name).stdout

@@ -58,7 +58,25 @@ def sample(unet, scheduler, labels: torch.Tensor, w: float, num_inference_steps:
         images = scheduler.step(noise_pred, t, images, generator=generator).prev_sample
         if on_step is not None:
             on_step()
+    problem = broken_samples(images)
+    if problem:
+        raise SamplingFailed(problem)
     return images.clamp(-1, 1)
+
+
+class SamplingFailed(ValueError):
+    """The sampler produced images no working diffusion model makes."""
+
+
+def broken_samples(images: torch.Tensor) -> str | None:
+    """Why a batch of sampled images (before clipping to [-1, 1]) is broken, or None: any non-finite value, or most
+    images saturated entirely (every value at or beyond +-1: pure black, white or primary colours)."""
+    if not torch.isfinite(images).all():
+        return f"{int((~torch.isfinite(images)).flatten(1).any(1).sum())} of {len(images)} images hold NaN or inf"
+    saturated = (images.abs() >= 1).flatten(1).all(1)
+    if saturated.float().mean() > 0.5:
+        return f"{int(saturated.sum())} of {len(images)} images are saturated in every pixel"
+    return None
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Images of a metadata table (or a synthetic folder) decoded once into uint8 tensors kept in memory.
 
 Small benchmark images fit in memory many times over; decoding each PNG once per stage instead of once per
-epoch is what keeps the CPU stages fast.
+epoch is what keeps the CPU stages fast. Every file is checked against its folder's manifest first
+(ddb/core/integrity.py): an image edited or deleted after its stage wrote it stops the reading stage.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+
+from ddb.core.integrity import verify_files
 
 
 @dataclass
@@ -46,7 +49,9 @@ def load_split(metadata: pd.DataFrame, root: Path, split: str, size: int | None 
     rows = metadata[metadata["split"] == split]
     if rows.empty:
         raise ValueError(f"the metadata table under {root} has no {split!r} rows")
-    images = stack([load_image(root / p, size) for p in rows["path"]])
+    files = [root / p for p in rows["path"]]
+    verify_files(root / Path(rows["path"].iloc[0]).parts[0], files)  # the folder prepare_data wrote
+    images = stack([load_image(f, size) for f in files])
     return ImageSet(images, torch.tensor(rows["label"].to_numpy(), dtype=torch.int64), rows["sample_id"].tolist())
 
 
@@ -57,6 +62,7 @@ def load_synthetic(class_dirs: list[Path], size: int | None = None) -> ImageSet:
         files = sorted(Path(folder).glob("*.png"))
         if not files:
             raise ValueError(f"no PNG images in {folder}; re-run the sample_synthetic stage for class {k}")
+        verify_files(Path(folder), files, complete=True)
         arrays += [load_image(f, size) for f in files]
         labels += [k] * len(files)
         ids += [f"class_{k}/{f.name}" for f in files]

@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ddb.core.atomic import atomic_file
+from ddb.core.integrity import damaged
 
 SCHEMAS: dict[str, pa.Schema] = {
     "metadata": pa.schema(
@@ -117,7 +118,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, kind: str, provenance
     info = {"table": kind, "ddb_version": _version(), **(provenance or {})}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"ddb": json.dumps(info).encode()})
     with atomic_file(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)  # damage is found on read
 
 
 def read_table(path: str | os.PathLike, kind: str) -> pd.DataFrame:
@@ -125,7 +126,10 @@ def read_table(path: str | os.PathLike, kind: str) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise TableError(f"{path}: no such {kind} table; run the stage that writes it first")
-    df = pq.read_table(path).to_pandas()
+    try:
+        df = pq.read_table(path, page_checksum_verification=True).to_pandas()
+    except (pa.ArrowException, OSError) as error:  # truncated or overwritten: not a Parquet file any more
+        raise damaged(path, f"is not a readable Parquet {kind} table ({error})") from None
     for name in NULLABLE & set(df.columns):
         df[name] = df[name].astype("boolean" if name == "bias_aligned" else "Int64")
     _check(df, kind, str(path))

@@ -30,19 +30,41 @@ class Source:
     ``image_dir`` (paths in the table start with ``prefix/``) from ``raw``, the folder its download extracted;
     ``num_classes(settings)`` is known before any job runs, so that a dry run shows the whole DAG; ``files`` are what
     the download stage fetches for it (empty for generated or local data) and ``components`` the other downloads it
-    is made from, by download name (UrbanCars)."""
+    is made from, by download name (UrbanCars); ``check(settings)``, where given, validates a local dataset before any
+    job runs (the bring-your-own CSV)."""
 
     build: Callable[[Path | None, Path, str, dict], pd.DataFrame]
     num_classes: Callable[[dict], int]
     files: tuple[RemoteFile, ...] = ()
     components: dict[str, tuple[RemoteFile, ...]] = field(default_factory=dict)
+    check: Callable[[dict], None] | None = None
+
+
+def to_rgb(image: Image.Image, path) -> Image.Image:
+    """An 8-bit RGB copy of ``image``: 16-bit grey rescaled (65535 -> 255, not clipped), palette and alpha images
+    flattened onto white, CMYK and the other modes through Pillow's conversion; a mode that has no faithful 8-bit
+    form (32-bit float, integers beyond 16 bits) is refused, naming the file."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(image, dtype=np.int64)
+        if values.min() < 0 or values.max() > 65535:
+            raise DatasetError(f"{path}: {image.mode} image with values outside 0..65535; save it as 8- or 16-bit")
+        return Image.fromarray((values * 255 / 65535).round().astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        raise DatasetError(f"{path}: 32-bit float image; save it as an 8- or 16-bit image")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
 
 
 def square_image(path, size: int) -> Image.Image:
-    """RGB image, shorter side resized to ``size``, centre-cropped to ``size`` x ``size``."""
+    """RGB image (:func:`to_rgb`), shorter side resized to ``size``, centre-cropped to ``size`` x ``size``."""
     try:
         with Image.open(path) as image:
-            image = image.convert("RGB")
+            image = to_rgb(image, path)
     except (OSError, UnidentifiedImageError) as error:
         raise DatasetError(f"cannot read image {path}: {error}") from None
     scale = size / min(image.size)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -19,34 +20,41 @@ log = logging.getLogger("ddb.datasets.folder")
 
 
 BYO_REQUIRED = ("path", "label", "split")
+SPLITS = ("train", "val", "test")
 
 
 def read_folder_csv(csv_path: Path) -> pd.DataFrame:
+    """The CSV as strings, cells stripped of surrounding whitespace, indexed by CSV line number. A UTF-8 byte-order
+    mark (Excel's "CSV UTF-8") and Windows line ends are accepted."""
     if not csv_path.exists():
         raise DatasetError(f"{csv_path} not found: set datasets.<name>.folder.csv to the CSV of your dataset")
-    with open(csv_path, newline="") as f:
-        header = next(csv.reader(f), [])
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
+        header = [name.strip() for name in next(csv.reader(f), [])]
     unknown = sorted(set(header) - {*BYO_REQUIRED, "bias"})
     missing = [c for c in BYO_REQUIRED if c not in header]
     if unknown or missing:
         raise DatasetError(f"{csv_path}: columns must be path,label,split and optionally bias; "
                            + (f"unknown {unknown}" if unknown else "") + ("; " if unknown and missing else "")
                            + (f"missing {missing}" if missing else ""))
-    table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
+    table.columns = header
+    table = table.apply(lambda column: column.str.strip())  # "cat " and "cat" are one class
     table.index = table.index + 2  # CSV line numbers (line 1 is the header), for error messages
     return table
 
 
-def byo_num_classes(settings: dict) -> int:
-    return read_folder_csv(Path(settings["csv"]))["label"].nunique()
+def _lines(index, limit: int = 5) -> str:
+    return ", ".join(str(line) for line in list(index)[:limit]) + (" ..." if len(index) > limit else "")
 
 
-def build_folder(raw: Path | None, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+def checked_table(settings: dict) -> tuple[pd.DataFrame, list[Path]]:
+    """The CSV and the image file of every row, after every check that needs no decoding; each failure names the
+    CSV line(s) or file and the fix. Run when the workflow is planned, so that nothing starts on a bad CSV."""
     csv_path, root = Path(settings["csv"]), Path(settings["root"])
     table = read_folder_csv(csv_path)
     if table.empty:
         raise DatasetError(f"{csv_path} has no rows")
-    bad_split = table[~table["split"].isin(["train", "val", "test"])]
+    bad_split = table[~table["split"].isin(SPLITS)]
     if len(bad_split):
         line = bad_split.index[0]
         raise DatasetError(f"{csv_path} line {line}: split {bad_split.loc[line, 'split']!r} is not train, val or test")
@@ -56,20 +64,50 @@ def build_folder(raw: Path | None, image_dir: Path, prefix: str, settings: dict)
     empty = table[(table["path"] == "") | (table["label"] == "")]
     if len(empty):
         raise DatasetError(f"{csv_path} line {empty.index[0]}: empty path or label")
-    originals = [root / p for p in table["path"]]
+    # lexically, so that a dataset folder holding symbolic links to the images elsewhere stays usable
+    base = Path(os.path.normpath(root.absolute()))
+    originals = [Path(os.path.normpath(base / p)) for p in table["path"]]
+    outside = [line for line, p in zip(table.index, originals) if not p.is_relative_to(base)]
+    if outside:
+        raise DatasetError(f"{csv_path} line(s) {_lines(outside)}: the path leaves the dataset folder {root} (an "
+                           "absolute path or ..); paths are relative to datasets.<name>.folder.root and stay inside it")
+    repeated = pd.Series([str(p.resolve()) for p in originals], index=table.index)  # one file, however it is spelt
+    if repeated.duplicated(keep=False).any():
+        lines = repeated.index[repeated.duplicated(keep=False)]
+        twice = sorted(set(table.loc[lines, "split"]))
+        what = f"in two splits ({', '.join(twice)}: a leak between them)" if len(twice) > 1 else "twice"
+        raise DatasetError(f"{csv_path} lines {_lines(lines)}: the same image file is listed {what}; list each once")
     absent = [(line, p) for line, p in zip(table.index, originals) if not p.is_file()]
     if absent:
         shown = ", ".join(f"line {line}: {p}" for line, p in absent[:5])
         raise DatasetError(f"{len(absent)} image(s) listed in {csv_path} do not exist under {root} ({shown}); paths "
                            "are relative to datasets.<name>.folder.root")
+    train_counts = table.loc[table["split"] == "train", "label"].value_counts()
     classes = sorted(table["label"].unique())
-    untrained = sorted(set(classes) - set(table.loc[table["split"] == "train", "label"]))
-    if untrained:
-        raise DatasetError(f"{csv_path}: class(es) {untrained} have no train rows; the model cannot learn them")
-    has_bias = "bias" in table.columns and (table["bias"] != "").all()
-    if "bias" in table.columns and not has_bias and (table["bias"] != "").any():
+    few = {c: int(train_counts.get(c, 0)) for c in classes if train_counts.get(c, 0) < 2}
+    if few:
+        holdout = " (one is held out for validation, as the CSV has no val rows)" if not (
+            table["split"] == "val").any() else ""
+        raise DatasetError(f"{csv_path}: a class needs at least 2 training images{holdout}; these have fewer: {few}")
+    if "bias" in table.columns and (table["bias"] != "").any() and (table["bias"] == "").any():
         line = table.index[table["bias"] == ""][0]
         raise DatasetError(f"{csv_path} line {line}: empty bias; give every row a bias value or drop the column")
+    return table, originals
+
+
+def check_folder(settings: dict) -> None:
+    checked_table(settings)
+
+
+def byo_num_classes(settings: dict) -> int:
+    return read_folder_csv(Path(settings["csv"]))["label"].nunique()
+
+
+def build_folder(raw: Path | None, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    table, originals = checked_table(settings)
+    csv_path = Path(settings["csv"])
+    classes = sorted(table["label"].unique())
+    has_bias = "bias" in table.columns and (table["bias"] != "").all()
     rows = pd.DataFrame({
         "sample_id": [f"row{line:06d}" for line in table.index],
         "label": table["label"].map({c: i for i, c in enumerate(classes)}).astype("int64").to_numpy(),
@@ -92,4 +130,4 @@ def build_folder(raw: Path | None, image_dir: Path, prefix: str, settings: dict)
     return with_groups(write_images(rows, originals, image_dir, prefix, settings["image_size"]), num_bias)
 
 
-SOURCE = Source(build_folder, byo_num_classes)
+SOURCE = Source(build_folder, byo_num_classes, check=check_folder)

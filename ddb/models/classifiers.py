@@ -17,6 +17,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torchvision import models as tv_models
 
+from ddb.core.integrity import damaged, verify_files
+
 log = logging.getLogger("ddb.models")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -93,13 +95,19 @@ def save_classifier(model: nn.Module, folder: Path, info: dict) -> None:
 
 
 def load_classifier(folder: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild a classifier saved by :func:`save_classifier` (random init, then the saved weights), in eval mode."""
+    """Rebuild a classifier saved by :func:`save_classifier` (random init, then the saved weights), in eval mode;
+    its files are checked against the folder's manifest first."""
     folder = Path(folder)
-    if not (folder / "model.json").exists():
-        raise FileNotFoundError(f"{folder} holds no saved classifier (model.json missing); re-run the stage that trains it")
-    info = json.loads((folder / "model.json").read_text())
-    model = build_classifier(info["arch"], info["num_classes"], "no")
-    model.load_state_dict(load_file(folder / "model.safetensors"))
+    files = [folder / "model.json", folder / "model.safetensors"]
+    if not files[0].exists():
+        raise damaged(folder, "holds no saved classifier (model.json missing)")
+    verify_files(folder, files)
+    try:
+        info = json.loads(files[0].read_text())
+        model = build_classifier(info["arch"], info["num_classes"], "no")
+        model.load_state_dict(load_file(files[1]))
+    except Exception as error:  # truncated or foreign files: safetensors, json and torch raise their own types
+        raise damaged(folder, f"cannot be loaded ({type(error).__name__}: {error})") from None
     return model.to(device).eval(), info
 
 

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from diffusers import UNet2DModel
 
-
-def build_unet(settings: dict, num_classes: int) -> UNet2DModel:
-    """UNet2DModel with ``num_classes + 1`` class embeddings (the last one is the null condition)."""
+def shape_problems(settings: dict) -> list[str]:
+    """Why a ``diffusion`` section cannot build a UNet (empty when it can). The workflow calls this when it plans
+    the DAG, so a bad shape stops the run before any job, not after data preparation."""
     levels = len(settings["block_out_channels"])
+    problems = []
     attention = set(settings["attention_levels"])
     if max(attention, default=0) >= levels:
-        raise ValueError(f"attention_levels {sorted(attention)} name a level >= the {levels} UNet levels")
+        problems.append(f"attention_levels {sorted(attention)} name a level >= the {levels} UNet levels")
     if settings["image_size"] % 2 ** (levels - 1):
-        raise ValueError(f"image_size {settings['image_size']} is not divisible by 2^{levels - 1} ({levels} UNet levels)")
+        problems.append(f"image_size {settings['image_size']} is not divisible by 2^{levels - 1} (the {levels} UNet "
+                        f"levels halve it {levels - 1} times)")
+    groups = settings["norm_num_groups"]
+    odd = [c for c in settings["block_out_channels"] if c % groups]
+    if odd:
+        problems.append(f"block_out_channels {odd} are not divisible by norm_num_groups {groups} (GroupNorm)")
+    return problems
+
+
+def build_unet(settings: dict, num_classes: int):
+    """UNet2DModel with ``num_classes + 1`` class embeddings (the last one is the null condition)."""
+    from diffusers import UNet2DModel  # here, not above: planning the DAG checks shapes without loading diffusers
+
+    problems = shape_problems(settings)
+    if problems:
+        raise ValueError("; ".join(problems))
+    levels = len(settings["block_out_channels"])
+    attention = set(settings["attention_levels"])
     down = tuple("AttnDownBlock2D" if i in attention else "DownBlock2D" for i in range(levels))
     up_attention = attention if settings["attention_in_up_path"] else set()
     up = tuple("AttnUpBlock2D" if i in up_attention else "UpBlock2D" for i in reversed(range(levels)))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from ddb.core.atomic import atomic_file
+from ddb.core.atomic import atomic_file, write_text
+from ddb.core.integrity import sha256
 
 log = logging.getLogger("ddb.training")
 # Part of every fingerprint: a checkpoint of another layout is ignored, not half-loaded.
@@ -63,11 +64,15 @@ class Checkpoint:
     """The tracked training state every ``every`` steps in ``<out>.<name>.pt`` (written temp-then-rename), so a
     killed or preempted job resumes where it stopped. A checkpoint is resumed only when its ``fingerprint`` (format,
     settings, seed, the inputs' sizes and modification times) equals this run's: a rerun for changed inputs starts
-    afresh. Loaded with ``weights_only=True``: tensors and plain containers only, never arbitrary pickles."""
+    afresh. Its sha256 is kept beside it (``<out>.<name>.pt.sha256``); a checkpoint that does not match it or
+    cannot be read is reported, moved aside to ``*.damaged`` and training starts afresh, so the rerun succeeds
+    without anyone deleting files. Loaded with ``weights_only=True``: tensors and plain containers only, never
+    arbitrary pickles."""
 
     def __init__(self, out: Path, fingerprint: dict, every: int, name: str = "checkpoint"):
         out = Path(out)
         self.path = out.with_name(f"{out.name}.{name}.pt")
+        self.digest_path = self.path.with_name(self.path.name + ".sha256")
         self.fingerprint = json.dumps({"format": FORMAT, **fingerprint}, sort_keys=True, default=str)
         self.every = every
         self.tracked: dict[str, object] = {}
@@ -80,7 +85,15 @@ class Checkpoint:
         """Load a matching saved state into the tracked objects; the step it was saved after (0: none)."""
         if not self.path.exists():
             return 0
-        saved = torch.load(self.path, weights_only=True)
+        recorded = self.digest_path.read_text().split()[0] if self.digest_path.exists() else None
+        try:
+            if recorded != sha256(self.path):
+                raise ValueError("its sha256 does not match the one recorded when it was written" if recorded
+                                 else f"{self.digest_path.name} is missing")
+            saved = torch.load(self.path, weights_only=True)
+        except Exception as error:  # damaged, truncated, or of another program: never resumed from
+            self._move_aside(error)
+            return 0
         if saved.get("fingerprint") != self.fingerprint:
             log.warning("ignoring %s: it was written for other settings or inputs", self.path)
             return 0
@@ -89,10 +102,21 @@ class Checkpoint:
         log.info("resuming from %s after step %d", self.path, saved["step"])
         return saved["step"]
 
+    def _move_aside(self, error: Exception) -> None:
+        aside = self.path.with_name(self.path.name + ".damaged")
+        log.warning("checkpoint %s is damaged or unreadable (%s: %s): moved to %s; training starts afresh",
+                    self.path, type(error).__name__, error, aside)
+        self.path.replace(aside)
+        self.digest_path.unlink(missing_ok=True)
+
     def save(self, step: int) -> None:
         state = {name: stateful.state_dict() for name, stateful in self.tracked.items()}
         with atomic_file(self.path) as tmp:
             torch.save({"state": state, "step": step, "fingerprint": self.fingerprint}, tmp)
+            digest = sha256(tmp)
+        # written after the checkpoint: a job killed in between leaves a mismatch, hence a fresh start, never a resume
+        # from a file that was not checked
+        write_text(self.digest_path, f"{digest}  {self.path.name}\n")
 
     def maybe_save(self, step: int, last_step: int | None = None) -> None:
         """Save every ``every`` steps, and after ``last_step`` (a finished part a later step of the stage needs)."""
@@ -102,6 +126,7 @@ class Checkpoint:
     def remove(self) -> None:
         """Called once the stage's output is complete."""
         self.path.unlink(missing_ok=True)
+        self.digest_path.unlink(missing_ok=True)
 
 
 def input_fingerprint(*paths) -> dict:

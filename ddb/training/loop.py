@@ -11,7 +11,6 @@ matching saved state is resumed.
 from __future__ import annotations
 
 import copy
-import itertools
 from typing import Callable
 
 import torch
@@ -25,6 +24,7 @@ from ddb.models.classifiers import build_classifier
 from ddb.training.batches import BatchSampler
 from ddb.training.checkpoint import Checkpoint, RandomState, TrainingRecord
 from ddb.training.device import autocast, place, uses_bf16
+from ddb.training.divergence import require_finite
 
 
 def build_optimizer(params, settings: dict) -> torch.optim.Optimizer:
@@ -76,13 +76,15 @@ class BestKeeper:
 def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator: torch.Generator,
         device: torch.device, *, eval_every: int, objective: Objective | None = None,
         validate: Callable[[nn.Module], tuple[float, dict]] | None = None, augment_shift: int = -1,
-        checkpoint: Checkpoint | None = None, what: str = "train") -> tuple[BestKeeper, list[dict]]:
+        checkpoint: Checkpoint | None = None, what: str = "train",
+        lr_setting: str = "classifier.lr") -> tuple[BestKeeper, list[dict]]:
     """Train ``model`` for ``steps`` steps on ``train``; ``settings`` gives batch_size, optimizer, lr,
     weight_decay and precision. ``validate(model) -> (score, logged values)`` runs every ``eval_every`` steps and
-    the best-scoring weights are kept (higher is better); without it, the last weights. ``augment_shift`` >= 0 turns on shift + flip
-    augmentation. Returns the kept weights (``BestKeeper``) and the logged rows."""
+    the best-scoring weights are kept (higher is better); without it, the last weights. ``augment_shift`` >= 0
+    turns on shift + flip augmentation. A non-finite loss or gradient norm stops the stage (``lr_setting`` names
+    the config key to lower). Returns the kept weights (``BestKeeper``) and the logged rows."""
     objective = objective or Objective()
-    params = itertools.chain(model.parameters(), *(m.parameters() for m in objective.extra_modules))
+    params = [*model.parameters(), *(p for m in objective.extra_modules for p in m.parameters())]
     optimizer = build_optimizer(params, settings)
     batches = BatchSampler(len(train), settings["batch_size"], generator, objective.sampling_weights)
     best, record = BestKeeper(), TrainingRecord()
@@ -96,6 +98,7 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
     for module in (model, *objective.extra_modules):
         module.train()
     bf16 = uses_bf16(device, settings["precision"])
+    last_finite = None
     for step in range(first_step, steps + 1):
         idx = next(batches)
         images = train.images[idx]
@@ -108,8 +111,12 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
             loss = objective.loss(idx, images, labels, per_sample_ce)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+        loss_value, grad_value = torch.stack([loss.detach().float(), grad_norm.float()]).tolist()  # one sync
+        require_finite(what, step, loss_value, grad_value, last_finite, lr_setting, settings["lr"])
+        last_finite = loss_value
         optimizer.step()
-        record.running.append(loss.item())
+        record.running.append(loss_value)
         if step % eval_every == 0 or step == steps:
             row = {"step": step, "train_loss": record.mean_running()}
             if validate is not None:

@@ -15,9 +15,11 @@ import json
 import re
 from pathlib import Path
 
+import yaml
 from snakemake.utils import validate
 
 from ddb import datasets, methods
+from ddb.models.unet import shape_problems
 from ddb.workflow.code_identity import CodeIndex
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +46,35 @@ def checked_section(section: str, settings: dict, where: str) -> dict:
     return settings
 
 
+def coerce_to_schema(value, node: dict | None = None, defs: dict | None = None):
+    """``value`` with strings turned into the numbers and booleans the schema asks for. Snakemake reads ``--config``
+    values as strings (``--config 'diffusion={steps: 2}'`` gives ``{"steps": "2"}``), so this runs before
+    validation; a string that is no such number stays a string, and validation names it."""
+    if node is None:
+        schema = yaml.safe_load(SCHEMA.read_text())
+        node, defs = schema, schema["$defs"]
+    if "$ref" in node:
+        node = {**defs[node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    if isinstance(value, dict):
+        properties, other = node.get("properties", {}), node.get("additionalProperties")
+        return {key: coerce_to_schema(item, properties.get(key, other if isinstance(other, dict) else {}), defs)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [coerce_to_schema(item, node.get("items", {}), defs) for item in value]
+    if isinstance(value, str):
+        kind = node.get("type")
+        try:
+            if kind == "integer" and re.fullmatch(r"[+-]?\d+", value.strip()):
+                return int(value)
+            if kind == "number":
+                return float(value)
+        except ValueError:
+            return value
+        if kind == "boolean" and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+    return value
+
+
 def canonical_json(value) -> str:
     """A job's settings as a params value: equal settings give equal strings, so only real changes rerun a job."""
     return json.dumps(value, sort_keys=True)
@@ -62,6 +93,10 @@ class Plan:
         self.synthetic_methods = tuple(m for m in self.methods if self.amplifier_trained_on(m) == "synthetic")
         self.sampling_variants = self._sampling_variants()
         self.sections = {dataset: self._stage_sections(dataset) for dataset in self.datasets}
+        for dataset in self.datasets:  # a bad CSV of your own dataset stops here, before any job runs
+            check = datasets.source(self.source(dataset)).check
+            if check is not None:
+                check(self.source_settings(dataset))
 
     # ---- datasets ----
     def _dataset_specs(self) -> dict[str, dict]:
@@ -111,10 +146,22 @@ class Plan:
 
     # ---- stage sections ----
     def _stage_sections(self, dataset: str) -> dict[str, dict]:
-        """Every stage section for one dataset: the global section with the dataset's ``overrides`` (its preset)."""
+        """Every stage section for one dataset: the global section with the dataset's ``overrides`` (its preset),
+        checked against the schema and against each other (the UNet's shape, the sampler's steps)."""
         overrides = self.specs[dataset].get("overrides", {})
-        return {section: checked_section(section, merged(self.config[section], overrides.get(section, {})),
-                                         f"datasets.{dataset}.overrides.{section}") for section in STAGE_SECTIONS}
+        sections = {section: checked_section(section, merged(self.config[section], overrides.get(section, {})),
+                                             f"datasets.{dataset}.overrides.{section}") for section in STAGE_SECTIONS}
+        problems = shape_problems(sections["diffusion"])
+        timesteps = sections["diffusion"]["num_train_timesteps"]
+        for variant, override in self.sampling_variants.items():
+            steps = (sections["sampling"] | override)["num_inference_steps"]
+            if steps > timesteps:
+                problems.append(f"sampling variant {variant}: num_inference_steps {steps} exceeds the diffusion "
+                                f"model's num_train_timesteps {timesteps}")
+        if problems:
+            raise ValueError(f"config for dataset {dataset} (diffusion / sampling sections and the dataset's "
+                             f"overrides): {'; '.join(problems)}")
+        return sections
 
     def _sampling_variants(self) -> dict[str, dict]:
         """Synthetic-set variants by name: ``base`` (the ``sampling`` section as is), and one per ``sweeps.sampling``

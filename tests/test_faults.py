@@ -1,0 +1,312 @@
+"""Nothing wrong looks finished: each fault a user or a machine can cause, injected for real, ends in a clear error
+or a correct recovery, and leaves no complete-looking artifact behind (README, "What is checked, when")."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from ddb import collect, prepare_data, sample_synthetic, train_diffusion
+from ddb.algorithms.objective import Objective
+from ddb.algorithms.sampling import broken_samples
+from ddb.core.atomic import atomic_dir
+from ddb.core.images import ImageSet, load_split, load_synthetic
+from ddb.core.integrity import DamagedArtifact, write_manifest
+from ddb.core.tables import read_table, write_table
+from ddb.datasets.common import DatasetError, square_image
+from ddb.datasets.folder import build_folder, checked_table
+from ddb.models.classifiers import load_classifier, save_classifier, small_cnn
+from ddb.training.checkpoint import Checkpoint
+from ddb.training.divergence import TrainingDiverged
+from ddb.training.loop import fit
+from helpers import byo, rows_for
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    prepare_data.main(["--source", "builtin_shapes", "--settings",
+                       json.dumps({"num_classes": 3, "image_size": 16, "n_train": 30, "n_val": 9, "n_test": 9}),
+                       "--images", str(root / "images"), "--metadata", str(root / "metadata.parquet")])
+    return root / "metadata.parquet"
+
+
+def damage(path, at=None, length=2048):
+    """Overwrite ``length`` bytes of ``path`` in its middle (or at ``at``) with other bytes."""
+    data = bytearray(path.read_bytes())
+    start = len(data) // 2 if at is None else at
+    data[start:start + length] = bytes((b ^ 0x5A) for b in data[start:start + length])
+    path.write_bytes(bytes(data))
+
+
+# ---- training and sampling ----
+class NaNAfter(Objective):
+    def __init__(self, step):
+        self.step, self.calls = step, 0
+
+    def loss(self, idx, images, labels, per_sample_ce):
+        self.calls += 1
+        return per_sample_ce.mean() * (float("nan") if self.calls >= self.step else 1.0)
+
+
+def test_a_non_finite_loss_stops_training_with_the_step_and_the_setting_to_change(tmp_path):
+    train = ImageSet(torch.randint(0, 255, (32, 3, 16, 16), dtype=torch.uint8), torch.arange(32) % 3,
+                     [str(i) for i in range(32)])
+    settings = {"batch_size": 8, "lr": 0.5, "weight_decay": 0.0, "precision": "fp32"}
+    checkpoint = Checkpoint(tmp_path / "model", {"run": 1}, every=2)
+    with pytest.raises(TrainingDiverged, match=r"diverged at step 4: loss nan, .*last finite loss: [0-9.]+.*"
+                                               r"lower amplifier.lr \(now 0.5\)"):
+        fit(small_cnn(3), train, settings, 10, torch.Generator().manual_seed(0), torch.device("cpu"), eval_every=5,
+            objective=NaNAfter(4), checkpoint=checkpoint, what="the amplifier", lr_setting="amplifier.lr")
+    assert Checkpoint(tmp_path / "model", {"run": 1}, every=2).restore() == 2  # the last finite step's state only
+
+
+def test_diffusion_training_that_diverges_writes_no_model(shapes, tmp_path, monkeypatch):
+    from ddb.algorithms import diffusion
+
+    real_loss = diffusion.diffusion_loss
+    calls = []
+
+    def exploding(*args):
+        calls.append(1)
+        return real_loss(*args) * (float("inf") if len(calls) >= 3 else 1.0)
+
+    monkeypatch.setattr(diffusion, "diffusion_loss", exploding)
+    settings = {"image_size": 16, "block_out_channels": [8, 16], "norm_num_groups": 4, "num_train_timesteps": 20,
+                "steps": 6, "batch_size": 4, "lr": 1e-3}
+    with pytest.raises(TrainingDiverged, match="the diffusion model diverged at step 3.*lower diffusion.lr"):
+        train_diffusion.main(["--metadata", str(shapes), "--out", str(tmp_path / "model"), "--settings",
+                              json.dumps(settings)])
+    assert not (tmp_path / "model").exists() and not list(tmp_path.glob(".model.tmp-*"))
+
+
+def test_sampling_a_broken_model_stops_and_writes_no_synthetic_set(shapes, tmp_path):
+    from diffusers import DDPMScheduler
+
+    from ddb.algorithms.diffusion import build_noise_scheduler
+    from ddb.core.settings import resolve_settings
+    from ddb.models.unet import build_unet
+
+    settings = resolve_settings("diffusion", {"image_size": 16, "block_out_channels": [8, 16], "norm_num_groups": 4,
+                                              "num_train_timesteps": 20})
+    unet = build_unet(settings, 3)
+    with torch.no_grad():  # what a diverged run that was saved anyway would hold
+        next(unet.parameters()).fill_(float("nan"))
+    model = tmp_path / "model"
+    unet.save_pretrained(model / "unet")
+    scheduler: DDPMScheduler = build_noise_scheduler(settings)
+    scheduler.save_pretrained(model / "scheduler")
+    (model / "model_info.json").write_text(json.dumps({"num_classes": 3, "class_names": ["a", "b", "c"],
+                                                       "null_label": 3}))
+    write_manifest(model)
+    with pytest.raises(SystemExit, match="sampling class 1 .* failed: 4 of 4 images hold NaN .* broken"):
+        sample_synthetic.main(["--model", str(model), "--class-index", "1", "--out", str(tmp_path / "images"),
+                               "--grid", str(tmp_path / "grid.png"), "--settings",
+                               '{"images_per_class": 4, "num_inference_steps": 2, "batch_size": 4}'])
+    assert not (tmp_path / "images").exists() and not (tmp_path / "grid.png").exists()
+
+
+def test_saturated_or_non_finite_samples_are_named():
+    fine = torch.rand(4, 3, 8, 8) * 2 - 1
+    assert broken_samples(fine) is None
+    assert broken_samples(torch.ones(4, 3, 8, 8) * 3) == "4 of 4 images are saturated in every pixel"
+    assert "1 of 4 images hold NaN" in broken_samples(torch.cat([fine[:3], torch.full((1, 3, 8, 8), float("nan"))]))
+
+
+# ---- checkpoints ----
+@pytest.mark.parametrize("fault", ["overwritten", "truncated", "no_digest"])
+def test_a_damaged_checkpoint_is_moved_aside_and_training_starts_afresh(tmp_path, fault, caplog):
+    model = torch.nn.Linear(64, 64)
+    checkpoint = Checkpoint(tmp_path / "model", {"run": 1}, every=1)
+    checkpoint.track(model=model)
+    checkpoint.save(5)
+    if fault == "overwritten":
+        damage(checkpoint.path)
+    elif fault == "truncated":
+        checkpoint.path.write_bytes(checkpoint.path.read_bytes()[:1000])
+    else:
+        checkpoint.digest_path.unlink()
+    assert checkpoint.restore() == 0  # a fresh start, not a resume from unchecked bytes
+    assert (tmp_path / "model.checkpoint.pt.damaged").exists() and not checkpoint.path.exists()
+    assert "moved to" in caplog.text and str(checkpoint.path) in caplog.text
+    checkpoint.save(1)  # the rerun checkpoints again as usual
+    assert checkpoint.restore() == 1
+
+
+# ---- finished artifacts read by a later stage ----
+def test_an_image_edited_or_deleted_after_prepare_data_stops_the_reading_stage(shapes):
+    table = read_table(shapes, "metadata")
+    image = shapes.parent / table["path"].iloc[3]
+    original = image.read_bytes()
+    try:
+        Image.new("RGB", (16, 16), (1, 2, 3)).save(image)
+        with pytest.raises(DamagedArtifact, match=f"{image}: changed after it was written.*snakemake --force "
+                                                  f".*images"):
+            load_split(table, shapes.parent, "train")
+        image.unlink()
+        with pytest.raises(DamagedArtifact, match="missing"):
+            load_split(table, shapes.parent, "train")
+    finally:
+        image.write_bytes(original)
+    assert len(load_split(table, shapes.parent, "train")) == 30
+
+
+def test_a_deleted_or_added_synthetic_image_stops_the_amplifier(tmp_path):
+    folder = tmp_path / "class_0/images"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"sample_{i:05d}.png")
+    write_manifest(folder)
+    (folder / "sample_00001.png").unlink()
+    with pytest.raises(DamagedArtifact, match=r"missing \['sample_00001.png'\]"):
+        load_synthetic([folder])
+    Image.new("RGB", (8, 8)).save(folder / "sample_00001.png")
+    Image.new("RGB", (8, 8)).save(folder / "extra.png")
+    with pytest.raises(DamagedArtifact, match=r"not listed \['extra.png'\]"):
+        load_synthetic([folder])
+
+
+@pytest.mark.parametrize("fault", ["truncated", "overwritten"])
+def test_a_damaged_table_is_named_with_the_command_that_rebuilds_it(tmp_path, fault):
+    path = tmp_path / "scores.parquet"
+    frame = pd.DataFrame({"sample_id": [f"s{i}" for i in range(2000)], "path": "p", "label": 0, "label_name": "a",
+                          "split": "train", "bias": pd.array([0] * 2000, dtype="Int64"),
+                          "bias_aligned": pd.array([True] * 2000, dtype="boolean"),
+                          "group": pd.array([0] * 2000, dtype="Int64")})
+    frame["sample_id"] = [f"sample-{np.random.default_rng(i).integers(1 << 60)}" for i in range(2000)]
+    write_table(frame, path, "metadata")
+    if fault == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        damage(path, at=200, length=64)
+    with pytest.raises(DamagedArtifact, match=f"{path}: is not a readable Parquet metadata table.*snakemake --force "
+                                              f"{path}"):
+        read_table(path, "metadata")
+
+
+def test_damaged_weights_are_found_before_they_are_used(tmp_path):
+    folder = tmp_path / "amplifier"
+    folder.mkdir()
+    save_classifier(small_cnn(3), folder, {"arch": "small_cnn", "num_classes": 3})
+    write_manifest(folder)
+    assert load_classifier(folder)[1]["num_classes"] == 3
+    damage(folder / "model.safetensors", length=256)
+    with pytest.raises(DamagedArtifact, match="model.safetensors: changed after it was written"):
+        load_classifier(folder)
+
+
+# ---- interrupted writes and permissions ----
+def test_a_killed_writer_s_temporary_folder_is_removed_by_the_next_run(tmp_path):
+    leftover = tmp_path / ".images.tmp-abc123"
+    (leftover / "train").mkdir(parents=True)
+    (leftover / "train/0.png").write_bytes(b"half")
+    with atomic_dir(tmp_path / "images") as tmp:
+        (tmp / "done").write_text("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images"]
+
+
+def test_weights_written_by_libraries_get_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "unet") as tmp:
+            save_file({"w": torch.zeros(2)}, tmp / "diffusion_pytorch_model.safetensors")
+            os.chmod(tmp / "diffusion_pytorch_model.safetensors", 0o600)  # as some writers leave it
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "unet/diffusion_pytorch_model.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+# ---- your own dataset ----
+def test_a_16_bit_image_is_rescaled_not_clipped(tmp_path):
+    grey = np.full((10, 12), 40000, dtype=np.uint16)
+    Image.fromarray(grey).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    pixel = np.asarray(square_image(tmp_path / "deep.png", 8))[0, 0]
+    assert pixel.tolist() == [156, 156, 156]  # 40000 / 65535 * 255, where a plain conversion gives 255
+
+
+@pytest.mark.parametrize("mode", ["P", "RGBA", "CMYK", "LA"])
+def test_palette_alpha_and_cmyk_images_become_rgb(tmp_path, mode):
+    image = Image.new("RGB", (8, 8), (200, 40, 40)).convert(mode)
+    if mode in ("RGBA", "LA"):
+        image.putalpha(0)  # fully transparent: the white background shows
+    image.save(tmp_path / "x.png" if mode != "CMYK" else tmp_path / "x.jpg")
+    rgb = np.asarray(square_image(tmp_path / ("x.png" if mode != "CMYK" else "x.jpg"), 4))
+    assert rgb.shape == (4, 4, 3)
+    expected = [255, 255, 255] if mode in ("RGBA", "LA") else [200, 40, 40]
+    assert np.abs(rgb[0, 0].astype(int) - expected).max() <= 12
+
+
+def test_a_float_image_is_refused_with_its_name(tmp_path):
+    Image.fromarray(np.zeros((4, 4), dtype=np.float32)).save(tmp_path / "f.tiff")
+    with pytest.raises(DatasetError, match="f.tiff: 32-bit float image"):
+        square_image(tmp_path / "f.tiff", 4)
+
+
+def test_byo_csv_from_excel_with_bom_crlf_and_stray_spaces_is_read(tmp_path):
+    settings = byo(tmp_path, rows_for())
+    csv_path = tmp_path / "mine/labels.csv"
+    text = csv_path.read_text().replace(",cat,", ",cat ,").replace(",dog,", ", dog,")
+    csv_path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    table = build_folder(None, tmp_path / "images", "images", settings)
+    assert sorted(table["label_name"].unique()) == ["cat", "dog"]  # "cat " is cat, not a third class
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("../outside.png,cat,train,indoor", "leaves the dataset folder"),
+    ("/etc/hostname,cat,train,indoor", "leaves the dataset folder"),
+    ("img/tr0.png,dog,test,outdoor", "listed in two splits \\(test, train: a leak"),
+    ("img/./tr1.png,cat,train,indoor", "listed twice"),
+])
+def test_byo_paths_that_escape_or_repeat_are_refused(tmp_path, row, message):
+    settings = byo(tmp_path, rows_for())
+    (tmp_path / "outside.png").write_bytes((tmp_path / "mine/img/tr0.png").read_bytes())
+    with open(settings["csv"], "a") as f:
+        f.write(row + "\n")
+    with pytest.raises(DatasetError, match=message):
+        checked_table(settings)
+
+
+def test_byo_with_one_image_per_class_and_no_val_rows_is_refused_with_the_numbers(tmp_path):
+    rows = ["img/a.png,cat,train,x", "img/b.png,dog,train,y", "img/c.png,dog,train,y", "img/d.png,cat,test,x"]
+    settings = byo(tmp_path, rows)
+    with pytest.raises(DatasetError, match=r"at least 2 training images \(one is held out for validation.*"
+                                           r"\{'cat': 1\}"):
+        checked_table(settings)
+
+
+def test_a_bad_byo_csv_stops_the_workflow_before_any_job(tmp_path):
+    import yaml
+    from snakemake.utils import validate
+
+    from ddb.workflow.planning import REPO, SCHEMA, Plan
+
+    settings = byo(tmp_path, rows_for() + ["../outside.png,cat,train,indoor"])
+    config = yaml.safe_load((REPO / "tests/tiny_config.yaml").read_text())
+    config["datasets"] = {"mine": {"source": "folder", "folder": settings}}
+    validate(config, str(SCHEMA))
+    with pytest.raises(DatasetError, match="leaves the dataset folder"):
+        Plan(config)
+
+
+# ---- results ----
+def test_a_run_on_another_dataset_keeps_the_earlier_rows(tmp_path):
+    def metrics(dataset, method):
+        path = tmp_path / f"results/{dataset}/debias/{method}/seed0/metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"dataset": dataset, "source": "builtin_shapes", "method": method, "seed": 0,
+                                    "amplifier": None, "uses_bias_labels": False, "selection": "label_free",
+                                    "avg_acc": 0.5, "per_group": []}))
+        return path
+
+    earlier, current = metrics("shapes", "erm"), metrics("waterbirds", "erm")
+    collect.main(["--metrics", str(current), "--results-root", str(tmp_path / "results"), "--out-dir",
+                  str(tmp_path / "tables")])
+    table = pd.read_csv(tmp_path / "tables/summary.csv").set_index("dataset")
+    assert table["in_config"].to_dict() == {"shapes": False, "waterbirds": True}
+    assert earlier.exists() and "| shapes" in (tmp_path / "tables/summary.md").read_text()
