@@ -28,12 +28,12 @@ test: $(VENV)/.installed  ## unit tests and a real Snakemake run of the tiny pip
 test-fast: $(VENV)/.installed  ## the unit tests alone (no Snakemake, SLURM or browser), under 2 minutes
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -m "not slow"
 
-# The `slurm` site profile in ~/.config/snakemake/slurm/, so that `snakemake --profile slurm all` submits to SLURM.
+# Your site's values in slurm/config.yaml, the profile of `snakemake --profile slurm all` run from here.
 slurm-profile: $(VENV)/.installed
 	@test -n "$(ACCOUNT)" -a -n "$(CPU_PARTITION)" -a -n "$(GPU_PARTITION)" || { echo "usage: make slurm-profile \
-	ACCOUNT=<account, or none> CPU_PARTITION=<partition> GPU_PARTITION=<partition> [FORCE=1]" >&2; exit 2; }
+	ACCOUNT=<account, or none> CPU_PARTITION=<partition> GPU_PARTITION=<partition>" >&2; exit 2; }
 	$(VENV)/bin/python -m ddb.tools.slurm_profile $(if $(filter none,$(ACCOUNT)),--no-account,--account $(ACCOUNT)) \
-		--cpu-partition $(CPU_PARTITION) --gpu-partition $(GPU_PARTITION) $(if $(FORCE),--force)
+		--cpu-partition $(CPU_PARTITION) --gpu-partition $(GPU_PARTITION)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint

@@ -10,5 +10,5 @@
 - ``ddb/models/``: the classifiers and the diffusion UNet. ``ddb/training/``: device, batches, checkpoints and the
   one classifier training loop. ``ddb/core/``: atomic outputs, settings, logs, tables, images.
 - ``ddb/workflow/``: planning that the rules import (config merging, sweeps, run names, code identity); no stage
-  imports it. ``ddb/tools/``: the benchmark and report screenshots.
+  imports it. ``ddb/tools/``: the benchmark, report screenshots, the SLURM profile's site values.
 """

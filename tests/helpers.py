@@ -48,7 +48,7 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
 
 def copy_workflow(work: Path) -> Path:
     work.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "rules", "ddb", "envs", "report", "config.yaml"):
+    for name in ("Snakefile", "rules", "ddb", "envs", "report", "slurm", "config.yaml"):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -1,8 +1,9 @@
-"""The design card's command, ``snakemake --profile slurm all``, typed in the repository root after the README's
-install step, runs the tiny pipeline as jobs of a real single-node SLURM cluster (four GPUs declared as generic
-resources). Test-only settings come through a config file (the tiny pipeline as the copy's config.yaml, the test
-cluster's values in the installed site profile) and the environment, never through the command line. Skipped, with
-the reason, where SLURM cannot be installed or started (it needs Debian's slurm-wlm and munge, and root)."""
+"""The design card's command, ``snakemake --profile slurm all``, typed in the root of a copy of the repository after
+the README's step that sets the site's values, runs the tiny pipeline as jobs of a real single-node SLURM cluster
+(four GPUs declared as generic resources). Test-only settings come through config files (the tiny pipeline as the
+copy's config.yaml, the test cluster's values in the copy's slurm/config.yaml), never through the command line.
+Skipped, with the reason, where SLURM cannot be installed or started (it needs Debian's slurm-wlm and munge, and
+root)."""
 
 import os
 import re
@@ -12,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ENV, TINY, copy_workflow
+from helpers import ENV, REPO, TINY, copy_workflow
 from slurm_cluster import missing, single_node_cluster
 
 GPU_RULES = ("train_diffusion", "sample_synthetic", "train_amplifier", "train_real_amplifier", "score_real",
              "train_debiased")
-# what a site adds to its installed profile by hand: this cluster has no accounting database (sacct), so squeue
+# what a site adds to the profile by hand: this cluster has no accounting database (sacct), so squeue
 # reports job states; and the test reads every job's SLURM log
 TEST_CLUSTER = """slurm-status-command: squeue
 slurm-init-seconds-before-status-checks: 1
@@ -30,15 +31,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(missing() is not None, reason
 def test_the_card_command_submits_the_pipeline_through_slurm(tmp_path):
     work = copy_workflow(tmp_path / "work")
     (work / "config.yaml").write_text(TINY.read_text())  # the copy's own config: the tiny pipeline
-    home = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
-    # the README's install step for a cluster: the site profile with this cluster's partition and no account
-    install = subprocess.run([sys.executable, "-m", "ddb.tools.slurm_profile", "--no-account", "--cpu-partition",
-                              "debug", "--gpu-partition", "debug"], env={**ENV, **home}, capture_output=True, text=True)
-    assert install.returncode == 0, install.stderr
-    profile = tmp_path / "config/snakemake/slurm/config.yaml"
+    # the README's step for a cluster (what `make slurm-profile ACCOUNT=none ...` runs): this cluster's partition
+    site = subprocess.run([sys.executable, "-m", "ddb.tools.slurm_profile", "--no-account", "--cpu-partition",
+                           "debug", "--gpu-partition", "debug"], cwd=work, env=ENV, capture_output=True, text=True)
+    assert site.returncode == 0, site.stderr
+    profile = work / "slurm/config.yaml"
+    assert '"debug"' in profile.read_text() and '"debug"' not in (REPO / "slurm/config.yaml").read_text()
     profile.write_text(profile.read_text() + TEST_CLUSTER)
-    with single_node_cluster(tmp_path / "slurm") as slurm_env:
-        env = {**ENV, **slurm_env, **home, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    with single_node_cluster(tmp_path / "cluster") as slurm_env:
+        env = {**ENV, **slurm_env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
         proc = subprocess.run("snakemake --profile slurm all", shell=True, cwd=work, env=env, capture_output=True,
                               text=True, timeout=1500)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
