@@ -35,9 +35,9 @@ log = logging.getLogger("ddb.train_debiased")
 
 def method_settings(method: methods.Method, given: str | None) -> dict:
     """The method's own settings section (``recipes.ddb_i``, ``baselines.jtt``), defaults filled; {} when none."""
-    if method.settings is None:
+    if method.settings_key() is None:
         return {}
-    section, name = method.settings.split(".")
+    section, name = method.settings_key()
     return resolve_settings(section, {name: json.loads(given or "{}")})[name]
 
 

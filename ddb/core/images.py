@@ -7,6 +7,7 @@ epoch is what keeps the CPU stages fast. Every file is checked against its folde
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from ddb.core.integrity import verify_files
+from ddb.core.integrity import read_checked, require_complete
 
 
 @dataclass
@@ -29,9 +30,11 @@ class ImageSet:
         return len(self.labels)
 
 
-def load_image(path: Path, size: int | None) -> np.ndarray:
+def load_image(path: Path, size: int | None, data: bytes | None = None) -> np.ndarray:
+    """An image as uint8 (H, W, 3), resized to ``size`` when given; decoded from ``data`` when given (bytes already
+    read and checked), else read from ``path``."""
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data) if data is not None else path) as img:
             img = img.convert("RGB")
             if size is not None and img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR)
@@ -49,9 +52,8 @@ def load_split(metadata: pd.DataFrame, root: Path, split: str, size: int | None 
     rows = metadata[metadata["split"] == split]
     if rows.empty:
         raise ValueError(f"the metadata table under {root} has no {split!r} rows")
-    files = [root / p for p in rows["path"]]
-    verify_files(root / Path(rows["path"].iloc[0]).parts[0], files)  # the folder prepare_data wrote
-    images = stack([load_image(f, size) for f in files])
+    folder = root / Path(rows["path"].iloc[0]).parts[0]  # the image folder prepare_data wrote, with its manifest
+    images = stack([load_image(f, size, read_checked(folder, f)) for f in (root / p for p in rows["path"])])
     return ImageSet(images, torch.tensor(rows["label"].to_numpy(), dtype=torch.int64), rows["sample_id"].tolist())
 
 
@@ -62,8 +64,8 @@ def load_synthetic(class_dirs: list[Path], size: int | None = None) -> ImageSet:
         files = sorted(Path(folder).glob("*.png"))
         if not files:
             raise ValueError(f"no PNG images in {folder}; re-run the sample_synthetic stage for class {k}")
-        verify_files(Path(folder), files, complete=True)
-        arrays += [load_image(f, size) for f in files]
+        require_complete(Path(folder), files)
+        arrays += [load_image(f, size, read_checked(Path(folder), f)) for f in files]
         labels += [k] * len(files)
         ids += [f"class_{k}/{f.name}" for f in files]
     return ImageSet(stack(arrays), torch.as_tensor(labels, dtype=torch.int64), ids)

@@ -30,8 +30,9 @@ def damaged(path: str | Path, problem: str, rebuilt: str | Path | None = None) -
     return DamagedArtifact(f"{path}: {problem}; {rebuild_hint(rebuilt or path)}")
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in blocks (downloads are tens of GB)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -41,7 +42,7 @@ def sha256(path: Path) -> str:
 def write_manifest(folder: Path, pattern: str = "**/*") -> int:
     """Write ``folder/MANIFEST.sha256`` over the files matching ``pattern``; returns their number."""
     files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.name != MANIFEST)
-    lines = [f"{sha256(p)}  {p.relative_to(folder).as_posix()}\n" for p in files]
+    lines = [f"{file_digest(p)}  {p.relative_to(folder).as_posix()}\n" for p in files]
     (folder / MANIFEST).write_text("".join(lines))
     return len(files)
 
@@ -54,35 +55,55 @@ def _manifest(folder: Path) -> dict[str, str] | None:
     return {name: digest for digest, _, name in (line.partition("  ") for line in path.read_text().splitlines())}
 
 
-def verify_files(folder: Path, files: list[Path], complete: bool = False) -> None:
-    """Check ``files`` (below ``folder``) against the folder's manifest; with ``complete``, also that ``files`` are
-    all the manifest lists (nothing deleted, nothing added). A folder without a manifest was written by an older
-    ddb: it is used as it is, with a warning."""
+def _warn_unchecked(folder: Path) -> None:
+    log.warning("%s has no %s (written by an older ddb): its files cannot be checked; rebuild it to add one",
+                folder, MANIFEST)
+
+
+_warn_unchecked_once = lru_cache(maxsize=16)(_warn_unchecked)
+
+
+def read_checked(folder: Path, path: Path) -> bytes:
+    """The bytes of ``path`` (a file below ``folder``), checked against the folder's manifest: read once, so that a
+    caller decodes what was checked without reading the file again. A folder without a manifest was written by an
+    older ddb: its files are used as they are, with one warning per folder."""
+    folder = Path(folder)
+    name = Path(path).relative_to(folder).as_posix()
+    manifest = _manifest(folder)
+    if manifest is not None and name not in manifest:
+        raise damaged(folder / name, f"not listed in {folder / MANIFEST}", folder)
+    try:
+        data = (folder / name).read_bytes()
+    except FileNotFoundError:
+        raise damaged(folder / name, "missing (deleted after it was written)", folder) from None
+    if manifest is None:
+        _warn_unchecked_once(folder)
+    elif hashlib.sha256(data).hexdigest() != manifest[name]:
+        raise damaged(folder / name, "changed after it was written (its sha256 differs from the manifest's)", folder)
+    return data
+
+
+def require_complete(folder: Path, files: list[Path]) -> None:
+    """``files`` (below ``folder``) are all the folder's manifest lists: nothing deleted, nothing added."""
     folder = Path(folder)
     manifest = _manifest(folder)
     if manifest is None:
-        log.warning("%s has no %s (written by an older ddb): its files cannot be checked; rebuild it to add one",
-                    folder, MANIFEST)
         return
-    names = [Path(f).relative_to(folder).as_posix() for f in files]
-    if complete:
-        missing, extra = sorted(set(manifest) - set(names)), sorted(set(names) - set(manifest))
-        if missing or extra:
-            raise damaged(folder, f"the files differ from its {MANIFEST}: missing {missing[:5] or 'none'}, "
-                                  f"not listed {extra[:5] or 'none'}")
-    for name in names:
-        if name not in manifest:
-            raise damaged(folder / name, f"not listed in {folder / MANIFEST}", folder)
-        if not (folder / name).exists():
-            raise damaged(folder / name, "missing (deleted after it was written)", folder)
-        if sha256(folder / name) != manifest[name]:
-            raise damaged(folder / name, "changed after it was written (its sha256 differs from the manifest's)",
-                          folder)
+    names = {Path(f).relative_to(folder).as_posix() for f in files}
+    missing, extra = sorted(set(manifest) - names), sorted(names - set(manifest))
+    if missing or extra:
+        raise damaged(folder, f"the files differ from its {MANIFEST}: missing {missing[:5] or 'none'}, "
+                              f"not listed {extra[:5] or 'none'}")
+
+
+def verify_files(folder: Path, files: list[Path]) -> None:
+    """Check ``files`` (below ``folder``) against the folder's manifest (:func:`read_checked`)."""
+    for path in files:
+        read_checked(folder, path)
 
 
 def verify_folder(folder: Path) -> None:
     """Check every file the folder's manifest lists (files it does not list, such as Snakemake's own
     ``.snakemake_timestamp``, are not the artifact's)."""
     folder = Path(folder)
-    manifest = _manifest(folder)
-    verify_files(folder, [folder / name for name in manifest or {}])
+    verify_files(folder, [folder / name for name in _manifest(folder) or {}])

@@ -15,7 +15,6 @@ checked the same way, so a malicious archive stops the stage with nothing extrac
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ddb.core.atomic import atomic_dir
+from ddb.core.integrity import file_digest
 
 log = logging.getLogger("ddb.download")
 CHUNK = 1 << 20
@@ -52,14 +52,6 @@ class RemoteFile:
     urls: tuple[str, ...] = ()
     manual: str = ""
     extract: bool = True
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def expected_checksum(remote: RemoteFile, folder: Path) -> str | None:

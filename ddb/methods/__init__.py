@@ -38,6 +38,10 @@ class Method:
     settings: str | None = None
     uses_bias_labels: bool = False
 
+    def settings_key(self) -> tuple[str, str] | None:
+        """``("recipes", "ddb_i")`` for ``settings = "recipes.ddb_i"``: the config section and its entry."""
+        return tuple(self.settings.split(".")) if self.settings else None
+
 
 @dataclass
 class MethodContext:

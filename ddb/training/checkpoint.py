@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ddb.core.atomic import atomic_file, write_text
-from ddb.core.integrity import sha256
+from ddb.core.integrity import file_digest
 
 log = logging.getLogger("ddb.training")
 # Part of every fingerprint: a checkpoint of another layout is ignored, not half-loaded.
@@ -87,7 +87,7 @@ class Checkpoint:
             return 0
         recorded = self.digest_path.read_text().split()[0] if self.digest_path.exists() else None
         try:
-            if recorded != sha256(self.path):
+            if recorded != file_digest(self.path):
                 raise ValueError("its sha256 does not match the one recorded when it was written" if recorded
                                  else f"{self.digest_path.name} is missing")
             saved = torch.load(self.path, weights_only=True)
@@ -113,7 +113,7 @@ class Checkpoint:
         state = {name: stateful.state_dict() for name, stateful in self.tracked.items()}
         with atomic_file(self.path) as tmp:
             torch.save({"state": state, "step": step, "fingerprint": self.fingerprint}, tmp)
-            digest = sha256(tmp)
+            digest = file_digest(tmp)
         # written after the checkpoint: a job killed in between leaves a mismatch, hence a fresh start, never a resume
         # from a file that was not checked
         write_text(self.digest_path, f"{digest}  {self.path.name}\n")

@@ -186,10 +186,10 @@ class Plan:
 
     def method_settings(self, dataset: str, method: str) -> dict:
         """The method's own section (``recipes.ddb_i``, ``baselines.jtt``) for this dataset; {} when it has none."""
-        path = self.method_info[method].settings
-        if path is None:
+        key = self.method_info[method].settings_key()
+        if key is None:
             return {}
-        section, name = path.split(".")
+        section, name = key
         return self.section(dataset, section)[name]
 
     # ---- runs and amplifiers ----

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ddb.workflow.code_identity import MARKER, changed_modules, parse_identity
 
-_IDENTITY = re.compile(rf"'({MARKER} [^']*)'|'([0-9a-f]{{16}})'")  # this scheme, or the bare hash of ddb < 0.2
+_OLD_IDENTITY = re.compile(r"[0-9a-f]{16}")  # the bare hash earlier ddb versions keyed a stage on
 
 
 @dataclass
@@ -55,15 +55,15 @@ def explain(reason: str) -> list[str]:
             lines.append(part)
             continue
         before_text, _, now_text = part.partition(" now: ")
-        before, now = _identities(before_text), _identities(now_text)
+        (before, settings_before), (now, settings_now) = _values(before_text), _values(now_text)
         if not before and not now:
             lines.append("settings changed (params other than the code identity)")
-        elif before and now and all(b is not None for b in before) and all(n is not None for n in now):
+        elif before and now and None not in before + now:
             diff = changed_modules(before[0], now[0])
             for kind, label in (("changed", "code changed"), ("added", "now also runs"), ("removed", "no longer runs")):
                 if diff[kind]:
                     lines.append(f"{label}: {', '.join(diff[kind])}")
-            if len(_settings_values(before_text)) or len(_settings_values(now_text)):
+            if settings_before or settings_now:
                 lines.append("settings changed too")
         else:
             lines.append("code identity from an older ddb (the key scheme changed): README, 'Upgrading keeps "
@@ -71,14 +71,16 @@ def explain(reason: str) -> list[str]:
     return lines
 
 
-def _identities(text: str) -> list[dict | None]:
-    """The code identities quoted in one side of a params change (None: one of an older scheme)."""
-    return [parse_identity(m[1]) if m[1] else None for m in _IDENTITY.finditer(text)]
-
-
-def _settings_values(text: str) -> list[str]:
-    """Quoted params values on one side of a params change that are not code identities."""
-    return [v for v in re.findall(r"'([^']*)'", text) if not v.startswith(MARKER) and not re.fullmatch(r"[0-9a-f]{16}", v)]
+def _values(text: str) -> tuple[list[dict | None], list[str]]:
+    """The quoted params values of one side of a params change: its code identities (None: one of another scheme)
+    and the other values (settings)."""
+    identities, settings = [], []
+    for value in re.findall(r"'([^']*)'", text):
+        if value.startswith(MARKER) or _OLD_IDENTITY.fullmatch(value):
+            identities.append(parse_identity(value))
+        else:
+            settings.append(value)
+    return identities, settings
 
 
 def main(argv=None) -> int:
