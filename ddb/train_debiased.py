@@ -3,7 +3,8 @@
 The method supplies the objective (ERM, GroupDRO on true or amplifier pseudo-groups, per-sample reweighting, JTT's
 upsampling, LfF's jointly trained biased model); the training loop is the one every classifier shares
 (ddb/training/loop.py). The checkpoint is chosen on the validation split (``selection``: label_free,
-label_free_pseudo_group or oracle), never on test.
+label_free_pseudo_group or oracle), never on test; the same score stops training after ``patience`` evaluations
+without improvement, so every method gets the budget its own validation curve asks for, within ``steps``.
 Writes ``model.safetensors``, ``model.json``, ``training_log.csv`` and ``selection.json``.
 """
 
@@ -39,6 +40,13 @@ def method_settings(method: methods.Method, given: str | None) -> dict:
         return {}
     section, name = method.settings_key()
     return resolve_settings(section, {name: json.loads(given or "{}")})[name]
+
+
+def training_summary(log_table: pd.DataFrame) -> dict:
+    """Means over the whole run of the logged update norm (the effective step size) and, for reweighting methods,
+    of the per-sample weight W (NaN when a method logs none)."""
+    return {"mean_update_norm": float(log_table["update_norm"].mean()),
+            "mean_weight": float(log_table["mean_weight"].mean()) if "mean_weight" in log_table else float("nan")}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -110,9 +118,11 @@ def main(argv=None) -> None:
     checkpoint = Checkpoint(args.out, fingerprint, every)
     best, history = fit(model, train, settings, settings["steps"], generator, device, eval_every=settings["eval_every"],
                         objective=objective, validate=validate, augment_shift=settings["augment_shift"],
-                        checkpoint=checkpoint, what=args.method)
+                        checkpoint=checkpoint, what=args.method, patience=settings["patience"])
     model.load_state_dict(best.state)
-    log.info("selected step %d (%s validation score %.4f)", best.step, settings["selection"], best.score)
+    steps_trained = int(history[-1]["step"])
+    log.info("selected step %d of %d trained (%s validation score %.4f)", best.step, steps_trained,
+             settings["selection"], best.score)
     uses_bias = method.uses_bias_labels or settings["selection"] == "oracle"
     with atomic_dir(args.out) as tmp:
         save_classifier(model, tmp, {"arch": settings["arch"], "num_classes": num_classes,
@@ -121,6 +131,8 @@ def main(argv=None) -> None:
         pd.DataFrame(history).to_csv(tmp / "training_log.csv", index=False)
         (tmp / "selection.json").write_text(json.dumps({
             "selection": settings["selection"], "step": best.step, "val_score": best.score,
+            "steps_trained": steps_trained, "stopped_early": steps_trained < settings["steps"],
+            **training_summary(pd.DataFrame(history)),
             "method_uses_bias_labels": method.uses_bias_labels, "uses_bias_labels": uses_bias,
         }, indent=2))
         write_manifest(tmp)  # readers check the weights against it

@@ -13,7 +13,7 @@ def test_relative_difficulty_hand_computed():
 def test_reweighted_loss_value_and_detached_weights():
     amp = torch.tensor([1.0, 0.0, 3.0], requires_grad=True)
     model = torch.tensor([1.0, 2.0, 1.0], requires_grad=True)
-    loss = reweighted_loss(model, amp, eps=0.0)
+    loss, _ = reweighted_loss(model, amp, eps=0.0)
     assert loss.item() == pytest.approx((0.5 * 1 + 0 * 2 + 0.75 * 1) / 3)
     loss.backward()
     # W is a constant: the gradient w.r.t. the model loss is W / B, and nothing flows to the amplifier.
@@ -55,5 +55,5 @@ def test_gce_hand_computed():
 def test_reweighted_loss_with_smoothed_scores_weights_the_raw_loss():
     model_loss = torch.tensor([2.0, 2.0], requires_grad=True)
     # W from the scores (amp 3, model 1 -> 0.75; amp 0, model 1 -> 0), applied to the raw model loss
-    loss = reweighted_loss(model_loss, torch.tensor([3.0, 0.0]), torch.tensor([1.0, 1.0]), eps=0.0)
+    loss, _ = reweighted_loss(model_loss, torch.tensor([3.0, 0.0]), torch.tensor([1.0, 1.0]), eps=0.0)
     assert loss.item() == pytest.approx((0.75 * 2 + 0 * 2) / 2)

@@ -3,7 +3,8 @@
 The loop gets from an objective the per-sample draw weights of the training set (``sampling_weights``; None =
 shuffled epochs), the modules trained jointly with the model (``extra_modules``, e.g. LfF's biased model), and for
 each batch the scalar loss from the batch's indices into the training set, the (augmented) images, their labels and
-the model's per-sample cross-entropy. ``Objective`` itself is empirical risk minimisation.
+the model's per-sample cross-entropy; ``diagnostics`` adds the objective's own values to the training log.
+``Objective`` itself is empirical risk minimisation.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ class Objective:
 
     def loss(self, idx, images, labels, per_sample_ce) -> torch.Tensor:
         return per_sample_ce.mean()
+
+    def diagnostics(self) -> dict[str, float]:
+        """Values the loop logs with each training-log row, averaged since the previous row ({} = none)."""
+        return {}
 
     def state_dict(self) -> dict:
         """What changes during training besides the optimiser's parameters (for resumable checkpoints)."""

@@ -28,11 +28,29 @@ def relative_difficulty(amp_loss: torch.Tensor, model_loss: torch.Tensor, eps: f
 
 
 def reweighted_loss(model_loss: torch.Tensor, amp_score: torch.Tensor, model_score: torch.Tensor | None = None,
-                    eps: float = 1e-8) -> torch.Tensor:
+                    eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch mean of W * per-sample model CE, with W from the amplifier's and the model's scores: the raw
-    per-sample losses by default, or their LfF-smoothed values."""
+    per-sample losses by default, or their LfF-smoothed values. Returns the loss and the weights W."""
     model_score = model_loss if model_score is None else model_score
-    return (relative_difficulty(amp_score, model_score, eps) * model_loss).mean()
+    weights = relative_difficulty(amp_score, model_score, eps)
+    return (weights * model_loss).mean(), weights
+
+
+class WeightMeter:
+    """The mean of the per-sample weights W since the last logged row (kept on the device: no sync per step)."""
+
+    def __init__(self):
+        self.total, self.count = 0.0, 0
+
+    def add(self, weights: torch.Tensor) -> None:
+        self.total, self.count = self.total + weights.detach().float().sum(), self.count + len(weights)
+
+    def diagnostics(self) -> dict[str, float]:
+        if not self.count:
+            return {}
+        mean = float(self.total) / self.count
+        self.total, self.count = 0.0, 0
+        return {"mean_weight": mean}
 
 
 class LossEMA:
@@ -88,13 +106,19 @@ class FrozenAmplifierReweighting(Objective):
         track = alpha > 0 or self.classwise
         self.amp_ema = LossEMA(train_labels, alpha) if track else None
         self.model_ema = LossEMA(train_labels, alpha) if track else None
+        self.weights = WeightMeter()
 
     def loss(self, idx, images, labels, per_sample_ce):
         with torch.no_grad():
             amp_loss = F.cross_entropy(self.amplifier(images), labels, reduction="none")
         amp = _smoothed(self.amp_ema, idx, amp_loss, self.classwise)
         model = _smoothed(self.model_ema, idx, per_sample_ce, self.classwise)
-        return reweighted_loss(per_sample_ce, amp, model, self.eps)
+        loss, weights = reweighted_loss(per_sample_ce, amp, model, self.eps)
+        self.weights.add(weights)
+        return loss
+
+    def diagnostics(self):
+        return self.weights.diagnostics()
 
     def state_dict(self):
         return {name: ema.state_dict() for name, ema in (("amp", self.amp_ema), ("model", self.model_ema)) if ema}
@@ -114,13 +138,19 @@ class LearningFromFailure(Objective):
         self.classwise = settings["classwise_norm"]
         self.biased_ema = LossEMA(train_labels, settings["ema_alpha"])
         self.model_ema = LossEMA(train_labels, settings["ema_alpha"])
+        self.weights = WeightMeter()
 
     def loss(self, idx, images, labels, per_sample_ce):
         biased_logits = self.biased(images)
         biased_ce = F.cross_entropy(biased_logits, labels, reduction="none")
         biased = _smoothed(self.biased_ema, idx, biased_ce, self.classwise)
         model = _smoothed(self.model_ema, idx, per_sample_ce, self.classwise)
-        return gce_loss(biased_logits, labels, self.q).mean() + reweighted_loss(per_sample_ce, biased, model)
+        reweighted, weights = reweighted_loss(per_sample_ce, biased, model)
+        self.weights.add(weights)
+        return gce_loss(biased_logits, labels, self.q).mean() + reweighted
+
+    def diagnostics(self):
+        return self.weights.diagnostics()
 
     def state_dict(self):  # the biased model's optimiser state is saved with the training loop's optimiser
         return {"biased": self.biased.state_dict(), "biased_ema": self.biased_ema.state_dict(),

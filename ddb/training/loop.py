@@ -3,14 +3,17 @@ model of every debiasing method. A method differs only in its objective (ddb/alg
 
 Per step: draw a batch (shuffled epochs, or the objective's per-sample weights with replacement), augment it,
 compute the model's per-sample cross-entropy, let the objective turn it into the loss, take one optimiser step.
-Every ``eval_every`` steps the mean training loss is logged and ``validate`` scores the model; the best-scoring
-weights are kept (never chosen on the test split). With a checkpoint the whole state is saved periodically and a
-matching saved state is resumed.
+Every ``eval_every`` steps the mean training loss, the mean size of a parameter update and the objective's own
+diagnostics (Recipe II's mean weight) are logged and ``validate`` scores the model; the best-scoring weights are
+kept (never chosen on the test split). With ``patience`` the loop stops once that many evaluations in a row have not
+beaten the best score, so every method trains as long as its own validation score improves, within ``steps``.
+With a checkpoint the whole state is saved periodically and a matching saved state is resumed.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Callable
 
 import torch
@@ -25,6 +28,8 @@ from ddb.training.batches import BatchSampler
 from ddb.training.checkpoint import Checkpoint, RandomState, TrainingRecord
 from ddb.training.device import autocast, place, uses_bf16
 from ddb.training.divergence import require_finite
+
+log = logging.getLogger("ddb.training")
 
 
 def build_optimizer(params, settings: dict) -> torch.optim.Optimizer:
@@ -54,35 +59,45 @@ def augment(images: torch.Tensor, generator: torch.Generator, max_shift: int) ->
 
 
 class BestKeeper:
-    """Keeps a copy of the weights with the highest validation score (ties keep the earlier step)."""
+    """Keeps a copy of the weights with the highest validation score (ties keep the earlier step), and counts the
+    evaluations since that score was reached."""
 
     def __init__(self):
         self.score, self.step, self.state = -float("inf"), None, None
+        self.evaluations_since_best = 0
 
     def state_dict(self) -> dict:
-        return {"score": self.score, "step": self.step, "state": self.state}
+        return {"score": self.score, "step": self.step, "state": self.state,
+                "evaluations_since_best": self.evaluations_since_best}
 
     def load_state_dict(self, state: dict) -> None:
         self.score, self.step, self.state = state["score"], state["step"], state["state"]
+        self.evaluations_since_best = state["evaluations_since_best"]
 
     def offer(self, model: nn.Module, score: float, step: int) -> bool:
         if score > self.score:
-            self.score, self.step = score, step
+            self.score, self.step, self.evaluations_since_best = score, step, 0
             self.state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
             return True
+        self.evaluations_since_best += 1
         return False
+
+    def patience_exhausted(self, patience: int) -> bool:
+        """The stopping rule: ``patience`` evaluations in a row without a better score (0 = never stop early)."""
+        return patience > 0 and self.evaluations_since_best >= patience
 
 
 def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator: torch.Generator,
         device: torch.device, *, eval_every: int, objective: Objective | None = None,
         validate: Callable[[nn.Module], tuple[float, dict]] | None = None, augment_shift: int = -1,
-        checkpoint: Checkpoint | None = None, what: str = "train",
-        lr_setting: str = "classifier.lr") -> tuple[BestKeeper, list[dict]]:
-    """Train ``model`` for ``steps`` steps on ``train``; ``settings`` gives batch_size, optimizer, lr,
+        checkpoint: Checkpoint | None = None, what: str = "train", lr_setting: str = "classifier.lr",
+        patience: int = 0) -> tuple[BestKeeper, list[dict]]:
+    """Train ``model`` for at most ``steps`` steps on ``train``; ``settings`` gives batch_size, optimizer, lr,
     weight_decay and precision. ``validate(model) -> (score, logged values)`` runs every ``eval_every`` steps and
-    the best-scoring weights are kept (higher is better); without it, the last weights. ``augment_shift`` >= 0
-    turns on shift + flip augmentation. A non-finite loss or gradient norm stops the stage (``lr_setting`` names
-    the config key to lower). Returns the kept weights (``BestKeeper``) and the logged rows."""
+    the best-scoring weights are kept (higher is better); without it, the last weights. ``patience`` > 0 stops
+    training after that many evaluations without a better score. ``augment_shift`` >= 0 turns on shift + flip
+    augmentation. A non-finite loss or gradient norm stops the stage (``lr_setting`` names the config key to
+    lower). Returns the kept weights (``BestKeeper``) and the logged rows (the last row's step: steps trained)."""
     objective = objective or Objective()
     params = [*model.parameters(), *(p for m in objective.extra_modules for p in m.parameters())]
     optimizer = build_optimizer(params, settings)
@@ -94,11 +109,14 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
         checkpoint.track(model=model, optimizer=optimizer, objective=objective, batches=batches, best=best,
                          random=RandomState(generator), record=record)
         first_step = checkpoint.restore() + 1
+        if validate is not None and best.patience_exhausted(patience):  # killed after stopping early
+            first_step = steps + 1
 
     for module in (model, *objective.extra_modules):
         module.train()
     bf16 = uses_bf16(device, settings["precision"])
     last_finite = None
+    update_norms = []  # per step, left on the device: summed once per logged row
     for step in range(first_step, steps + 1):
         idx = next(batches)
         images = train.images[idx]
@@ -115,18 +133,31 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
         loss_value, grad_value = torch.stack([loss.detach().float(), grad_norm.float()]).tolist()  # one sync
         require_finite(what, step, loss_value, grad_value, last_finite, lr_setting, settings["lr"])
         last_finite = loss_value
+        before = [p.detach().clone() for p in model.parameters()]
         optimizer.step()
+        update_norms.append(torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(p.detach() - b) for p, b in zip(model.parameters(), before)])))
         record.running.append(loss_value)
+        stop = False
         if step % eval_every == 0 or step == steps:
-            row = {"step": step, "train_loss": record.mean_running()}
+            # the mean update norm is the effective step size: a reweighted loss with mean weight W << 1 takes
+            # smaller steps than ERM under SGD, not under Adam (which divides the gradient scale out)
+            row = {"step": step, "train_loss": record.mean_running(),
+                   "update_norm": torch.stack(update_norms).mean().item(), **objective.diagnostics()}
+            update_norms = []
             if validate is not None:
                 score, logged = validate(model)
                 best.offer(model, score, step)
                 row |= logged
+                stop = best.patience_exhausted(patience)
             record.history.append(row)
             progress(step, train_loss=row["train_loss"], **({"validation_score": score} if validate else {}))
         if checkpoint:
             checkpoint.maybe_save(step, last_step=steps)
+        if stop:
+            log.info("%s: stopping at step %d, %d evaluations without a better validation score than step %d's",
+                     what, step, patience, best.step)
+            break
     if validate is None:
         best.offer(model, 0.0, steps)
     return best, record.history
