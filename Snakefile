@@ -20,6 +20,7 @@ include: "rules/diffusion.smk"
 include: "rules/amplifier.smk"
 include: "rules/debias.smk"
 include: "rules/evaluate.smk"
+include: "rules/bias.smk"
 include: "rules/collect.smk"
 include: "rules/report.smk"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from ddb.algorithms.detection import binary_auroc, precision_recall
 from ddb.core.atomic import write_text
 from ddb.core.logs import start_stage
-from ddb.core.tables import read_table
+from ddb.core.tables import read_table, table_provenance
 
 log = logging.getLogger("ddb.evaluate_amplifier")
 
@@ -47,7 +47,11 @@ def main(argv=None) -> None:
     start_stage(log, args)
     scores = read_table(args.scores, "scores")
     train = scores[scores["split"] == "train"]
-    result = {"dataset": args.dataset, "amplifier": args.amplifier, "split": "train"}
+    info = table_provenance(args.scores).get("amplifier_info", {})
+    # how it was trained, for the memorisation sweep's detection-vs-epochs view
+    result = {"dataset": args.dataset, "amplifier": args.amplifier, "split": "train",
+              "trained_on": info.get("trained_on"), "epochs": info.get("settings", {}).get("epochs"),
+              "kept_epoch": info.get("best_epoch")}
     if train["bias_aligned"].notna().all():
         result |= detection_metrics(train)
     else:

@@ -50,4 +50,5 @@ def build_bar(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.Dat
 SOURCE = Source(
     build_bar, lambda settings: len(BAR_CLASSES),
     files=(RemoteFile(BAR_ARCHIVE, None, ("https://github.com/alinlab/BAR/archive/refs/heads/master.zip",),
-                      manual="https://github.com/alinlab/BAR (Code -> Download ZIP)"),))
+                      manual="https://github.com/alinlab/BAR (Code -> Download ZIP)"),),
+    has_bias_labels=lambda settings: False)

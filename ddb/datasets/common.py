@@ -31,13 +31,15 @@ class Source:
     ``num_classes(settings)`` is known before any job runs, so that a dry run shows the whole DAG; ``files`` are what
     the download stage fetches for it (empty for generated or local data) and ``components`` the other downloads it
     is made from, by download name (UrbanCars); ``check(settings)``, where given, validates a local dataset before any
-    job runs (the bring-your-own CSV)."""
+    job runs (the bring-your-own CSV); ``has_bias_labels(settings)`` says before any job runs whether the table will
+    carry bias labels (evaluation-only measurements need them)."""
 
     build: Callable[[Path | None, Path, str, dict], pd.DataFrame]
     num_classes: Callable[[dict], int]
     files: tuple[RemoteFile, ...] = ()
     components: dict[str, tuple[RemoteFile, ...]] = field(default_factory=dict)
     check: Callable[[dict], None] | None = None
+    has_bias_labels: Callable[[dict], bool] = lambda settings: True
 
 
 def to_rgb(image: Image.Image, path) -> Image.Image:

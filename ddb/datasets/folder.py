@@ -130,4 +130,9 @@ def build_folder(raw: Path | None, image_dir: Path, prefix: str, settings: dict)
     return with_groups(write_images(rows, originals, image_dir, prefix, settings["image_size"]), num_bias)
 
 
-SOURCE = Source(build_folder, byo_num_classes, check=check_folder)
+def byo_has_bias_labels(settings: dict) -> bool:
+    """Whether the CSV has a ``bias`` column (checked, with the rest of the CSV, by ``check_folder``)."""
+    return "bias" in read_folder_csv(Path(settings["csv"])).columns
+
+
+SOURCE = Source(build_folder, byo_num_classes, check=check_folder, has_bias_labels=byo_has_bias_labels)

@@ -70,4 +70,5 @@ SOURCE = Source(
                       manual="https://image-net.org (login; ILSVRC-2012 training images, 138 GB)"),
            RemoteFile(IMAGENET_A, "md5:c3e55429088dc681f30d81f4726b6595",
                       ("https://people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar",),
-                      manual="https://github.com/hendrycks/natural-adv-examples")))
+                      manual="https://github.com/hendrycks/natural-adv-examples")),
+    has_bias_labels=lambda settings: False)

@@ -1,0 +1,80 @@
+# Evaluation only (reads bias labels; never an input to a method): how biased the real training split and each
+# synthetic set are. rho = share of bias-aligned images per class, by a bias classifier trained on the balanced
+# val split at the synthetic images' resolution (ddb/train_bias_classifier.py, ddb/measure_bias.py).
+rule train_bias_classifier:
+    input:
+        metadata=rules.prepare_data.output.metadata,
+    output:
+        model=directory("results/{dataset}/bias_classifier/model"),
+    log:
+        "results/logs/train_bias_classifier/{dataset}.log",
+    benchmark:
+        "results/benchmarks/train_bias_classifier/{dataset}.tsv"
+    params:
+        settings=bias_classifier_params,
+        image_size=synthetic_image_size,
+        code=PLAN.stage_code("train_bias_classifier"),
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=sized("train_bias_classifier", "mem_mb", 8000),
+        runtime=sized("train_bias_classifier", "runtime", 120),
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Training the evaluation-only bias classifier of {wildcards.dataset}"
+    shell:
+        "python -m ddb.train_bias_classifier --metadata {input.metadata} --image-size {params.image_size}"
+        " --out {output.model} --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+
+
+rule measure_real_bias:
+    input:
+        classifier=rules.train_bias_classifier.output.model,
+        metadata=rules.prepare_data.output.metadata,
+    output:
+        share="results/{dataset}/bias_classifier/real_bias_share.json",
+    log:
+        "results/logs/measure_real_bias/{dataset}.log",
+    benchmark:
+        "results/benchmarks/measure_real_bias/{dataset}.tsv"
+    params:
+        code=PLAN.stage_code("measure_bias"),
+    threads: 2
+    resources:
+        mem_mb=sized("measure_real_bias", "mem_mb", 4000),
+        runtime=sized("measure_real_bias", "runtime", 30),
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Measuring how biased the real training split of {wildcards.dataset} is"
+    shell:
+        "python -m ddb.measure_bias --classifier {input.classifier} --metadata {input.metadata} --real"
+        " --dataset {wildcards.dataset} --measured real --out {output.share} --threads {threads} > {log} 2>&1"
+
+
+rule measure_synthetic_bias:
+    input:
+        classifier=rules.train_bias_classifier.output.model,
+        metadata=rules.prepare_data.output.metadata,
+        synthetic=synthetic_dirs,
+    output:
+        share="results/{dataset}/synthetic/{sampling}/bias_share.json",
+    log:
+        "results/logs/measure_synthetic_bias/{dataset}/{sampling}.log",
+    benchmark:
+        "results/benchmarks/measure_synthetic_bias/{dataset}/{sampling}.tsv"
+    params:
+        code=PLAN.stage_code("measure_bias"),
+    threads: 2
+    resources:
+        mem_mb=sized("measure_synthetic_bias", "mem_mb", 4000),
+        runtime=sized("measure_synthetic_bias", "runtime", 30),
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Measuring how biased the synthetic set {wildcards.sampling} of {wildcards.dataset} is"
+    shell:
+        "python -m ddb.measure_bias --classifier {input.classifier} --metadata {input.metadata}"
+        " --synthetic {input.synthetic} --dataset {wildcards.dataset} --measured synthetic/{wildcards.sampling}"
+        " --out {output.share} --threads {threads} > {log} 2>&1"
