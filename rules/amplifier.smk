@@ -25,16 +25,17 @@ rule train_amplifier:
         " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 
-# Ablation: the same amplifier trained on the real training split (methods *_real_amplifier).
+# Ablation: the same amplifier trained on the real training split (methods *_real_amplifier); `real` for
+# real_amplifier.epochs, `real/epochs=<n>` for each entry of the memorisation sweep (sweeps.real_amplifier_epochs).
 rule train_real_amplifier:
     input:
         metadata=rules.prepare_data.output.metadata,
     output:
-        model=directory("results/{dataset}/amplifier/real/model"),
+        model=directory("results/{dataset}/amplifier/{real_amplifier}/model"),
     log:
-        "results/logs/train_real_amplifier/{dataset}.log",
+        "results/logs/train_real_amplifier/{dataset}/{real_amplifier}.log",
     benchmark:
-        "results/benchmarks/train_real_amplifier/{dataset}.tsv"
+        "results/benchmarks/train_real_amplifier/{dataset}/{real_amplifier}.tsv"
     params:
         settings=real_amplifier_params,
         code=PLAN.stage_code("train_amplifier"),
@@ -46,7 +47,7 @@ rule train_real_amplifier:
     conda:
         "../envs/ddb.yaml"
     message:
-        "Training the ablation's amplifier of {wildcards.dataset} on real images"
+        "Training the ablation's amplifier of {wildcards.dataset} on real images ({wildcards.real_amplifier})"
     shell:
         "python -m ddb.train_amplifier --real-metadata {input.metadata} --out {output.model}"
         " --settings {params.settings:q} --threads {threads} > {log} 2>&1"

@@ -26,7 +26,9 @@ PATTERNS = PLAN.wildcard_patterns()
 wildcard_constraints:
     dataset=r"[a-z][a-z0-9_.]*",
     sampling=PATTERNS["sampling"],
-    # an amplifier: `real`, or `synthetic/<sampling variant>` (the synthetic set it was trained on)
+    # a real-data amplifier: `real`, or `real/epochs=<n>` of the memorisation sweep
+    real_amplifier=PATTERNS["real_amplifier"],
+    # an amplifier: a real-data one, or `synthetic/<sampling variant>` (the synthetic set it was trained on)
     amplifier=PATTERNS["amplifier"],
     # a debiased-model run: the method, plus `/<sampling variant>` for methods using the synthetic amplifier
     run=PATTERNS["run"],
@@ -56,7 +58,15 @@ def sampling_params(wildcards):
 
 
 def real_amplifier_params(wildcards):
-    return canonical_json(PLAN.real_amplifier_section(wildcards.dataset))
+    return canonical_json(PLAN.real_amplifier_section(wildcards.dataset, wildcards.real_amplifier))
+
+
+def bias_classifier_params(wildcards):
+    return canonical_json(PLAN.bias_classifier_section(wildcards.dataset))
+
+
+def synthetic_image_size(wildcards):
+    return PLAN.section(wildcards.dataset, "diffusion")["image_size"]
 
 
 def method_settings_params(wildcards):
@@ -108,12 +118,20 @@ def method_flags(wildcards, input):
     return cli_flags(input, ("scores", "amplifier", "selection_scores"))
 
 
+def run_folders(dataset, leaf):
+    """``results/<dataset>/debias/<run>/seed<seed>/<leaf>`` of every configured run and its seeds."""
+    return [f"results/{dataset}/debias/{run}/seed{seed}/{leaf}" for run, seed in PLAN.run_seed_pairs()]
+
+
 def all_metrics():
-    return expand(
-        "results/{dataset}/debias/{run}/seed{seed}/metrics.json",
-        dataset=DATASETS,
-        run=PLAN.runs(),
-        seed=config["seeds"],
+    return [path for dataset in DATASETS for path in run_folders(dataset, "metrics.json")]
+
+
+def all_bias_shares():
+    """rho of the real training split and of every synthetic set, for the datasets where it can be measured."""
+    measured = [d for d in DATASETS if PLAN.measures_bias(d)]
+    return expand("results/{dataset}/bias_classifier/real_bias_share.json", dataset=measured) + expand(
+        "results/{dataset}/synthetic/{sampling}/bias_share.json", dataset=measured, sampling=PLAN.sampling_variants
     )
 
 
@@ -126,19 +144,14 @@ def all_detections():
 
 # ---- report figures (rules/report.smk) ----
 def dataset_metrics(wildcards):
-    return expand(
-        "results/{dataset}/debias/{run}/seed{seed}/metrics.json",
-        dataset=wildcards.dataset,
-        run=PLAN.runs(),
-        seed=config["seeds"],
-    )
+    return run_folders(wildcards.dataset, "metrics.json")
 
 
 def training_logs(wildcards):
     """Model folders whose training_log.csv the training-curves figure reads: the diffusion model when a method uses
     synthetic images, every amplifier some run uses, every run and seed."""
     folder = f"results/{wildcards.dataset}"
-    logs = {"runs": expand(f"{folder}/debias/{{run}}/seed{{seed}}/model", run=PLAN.runs(), seed=config["seeds"])}
+    logs = {"runs": run_folders(wildcards.dataset, "model")}
     if PLAN.synthetic_methods:
         logs["diffusion"] = f"{folder}/diffusion/model"
     if PLAN.used_amplifiers():
@@ -156,4 +169,7 @@ def all_figures():
         figures += expand(
             "results/{dataset}/report/synthetic_vs_real/{sampling}.png", dataset=DATASETS, sampling=PLAN.sampling_variants
         )
+    figures += expand(
+        "results/{dataset}/report/bias_amplification.png", dataset=[d for d in DATASETS if PLAN.measures_bias(d)]
+    )
     return figures

@@ -154,3 +154,29 @@ def test_unet_shapes_and_sampler_steps_are_checked_when_the_config_loads(diffusi
 def test_an_implausible_learning_rate_is_a_schema_error():
     with pytest.raises(Exception, match="greater than the maximum of 1"):
         plan(diffusion={"lr": 1e6})
+
+
+def test_the_memorisation_sweep_adds_real_amplifiers_by_epochs_and_their_runs():
+    p = plan(methods=["erm", "ddb_i", "ddb_ii_real_amplifier"], real_amplifier={"epochs": 1},
+             sweeps={"real_amplifier_epochs": [1, 3, 10]})
+    assert p.runs() == ["erm", "ddb_i/base", "ddb_ii_real_amplifier", "ddb_ii_real_amplifier/epochs=3",
+                        "ddb_ii_real_amplifier/epochs=10"]  # epochs 1 is the base amplifier `real`
+    assert p.amplifier_of("ddb_ii_real_amplifier/epochs=10") == "real/epochs=10"
+    assert p.used_amplifiers() == ["real", "real/epochs=10", "real/epochs=3", "synthetic/base"]
+    assert p.real_amplifier_section("shapes", "real/epochs=10")["epochs"] == 10
+    assert p.real_amplifier_section("shapes", "real")["epochs"] == 1
+    assert p.real_amplifier_section("shapes")["select_epoch"] == "last"  # exactly N epochs, no held-out pick
+    patterns = p.wildcard_patterns()
+    import re
+    assert re.fullmatch(patterns["amplifier"], "real/epochs=3") and not re.fullmatch(patterns["amplifier"], "real/")
+    assert re.fullmatch(patterns["run"], "ddb_i_real_amplifier/epochs=10")
+    assert not re.fullmatch(patterns["run"], "erm/epochs=10")
+
+
+def test_rho_is_measured_where_there_are_bias_labels_and_a_synthetic_set():
+    assert plan().measures_bias("shapes")
+    assert not plan(methods=["erm", "jtt"]).measures_bias("shapes")
+    bar = plan(datasets={"bar": {"source": "bar"}}, methods=["erm", "ddb_i"])
+    assert not bar.measures_bias("bar")
+    sections = plan(amplifier={"arch": "small_cnn", "epochs": 4}).bias_classifier_section("shapes")
+    assert sections["epochs"] == 30 and sections["holdout_fraction"] == 0.5 and sections["arch"] == "small_cnn"

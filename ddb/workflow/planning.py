@@ -4,7 +4,8 @@ global section with the dataset's preset overrides), the sampling variants, the 
 the resources per dataset, and every job's params: its settings as canonical JSON and its code identity.
 
 Names: a *method* is a module of ddb/methods/; a *run* is a method plus, for methods using the synthetic amplifier,
-``/<sampling variant>``; an *amplifier* is ``real`` or ``synthetic/<sampling variant>``, the folder under
+``/<sampling variant>`` and, for methods using a real-data amplifier of the memorisation sweep, ``/epochs=<n>``; an
+*amplifier* is ``real``, ``real/epochs=<n>`` or ``synthetic/<sampling variant>``, the folder under
 ``results/<dataset>/amplifier/`` holding it.
 """
 
@@ -25,7 +26,8 @@ from ddb.workflow.code_identity import CodeIndex
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "ddb" / "config.schema.yaml"
 # config sections a dataset's ``overrides`` may change
-STAGE_SECTIONS = ("diffusion", "sampling", "amplifier", "real_amplifier", "classifier", "recipes", "baselines")
+STAGE_SECTIONS = ("diffusion", "sampling", "amplifier", "real_amplifier", "bias_classifier", "classifier", "recipes",
+                  "baselines")
 
 
 def merged(base: dict, changes: dict) -> dict:
@@ -92,6 +94,10 @@ class Plan:
         self.method_info = {name: methods.method(name) for name in methods.method_names()}
         self.synthetic_methods = tuple(m for m in self.methods if self.amplifier_trained_on(m) == "synthetic")
         self.sampling_variants = self._sampling_variants()
+        base_epochs = config["real_amplifier"]["epochs"]
+        # the memorisation sweep: real-data amplifiers by epochs ("" = the base amplifier, folder ``real``)
+        self.real_variants = {"": {}} | {f"epochs={n}": {"epochs": n}
+                                         for n in config["sweeps"]["real_amplifier_epochs"] if n != base_epochs}
         self.sections = {dataset: self._stage_sections(dataset) for dataset in self.datasets}
         for dataset in self.datasets:  # a bad CSV of your own dataset stops here, before any job runs
             check = datasets.source(self.source(dataset)).check
@@ -180,9 +186,20 @@ class Plan:
     def sampling_section(self, dataset: str, variant: str) -> dict:
         return self.section(dataset, "sampling") | self.sampling_variants[variant]
 
-    def real_amplifier_section(self, dataset: str) -> dict:
-        """The ablation's amplifier: the amplifier section with the ``real_amplifier`` changes."""
-        return self.section(dataset, "amplifier") | self.section(dataset, "real_amplifier")
+    def real_amplifier_section(self, dataset: str, amplifier: str = "real") -> dict:
+        """The ablation's amplifier ``real`` or ``real/epochs=<n>``: the amplifier section with the
+        ``real_amplifier`` changes and the sweep entry's."""
+        variant = amplifier.partition("/")[2]
+        return self.section(dataset, "amplifier") | self.section(dataset, "real_amplifier") | self.real_variants[variant]
+
+    def bias_classifier_section(self, dataset: str) -> dict:
+        """The evaluation-only bias classifier: the amplifier section with the ``bias_classifier`` changes."""
+        return self.section(dataset, "amplifier") | self.section(dataset, "bias_classifier")
+
+    def measures_bias(self, dataset: str) -> bool:
+        """Whether rho is measured for the dataset: it has bias labels and some method uses a synthetic set."""
+        return bool(self.synthetic_methods) and datasets.source(self.source(dataset)).has_bias_labels(
+            self.source_settings(dataset))
 
     def method_settings(self, dataset: str, method: str) -> dict:
         """The method's own section (``recipes.ddb_i``, ``baselines.jtt``) for this dataset; {} when it has none."""
@@ -197,21 +214,37 @@ class Plan:
         return self.method_info[method].amplifier_trained_on
 
     def runs(self) -> list[str]:
-        """Every configured run: one per method, and one per sampling variant for synthetic-amplifier methods."""
+        """Every configured run: one per method, one per sampling variant for synthetic-amplifier methods, and one
+        per entry of the memorisation sweep for real-amplifier methods."""
         runs = []
         for method in self.methods:
-            runs += [f"{method}/{v}" for v in self.sampling_variants] if method in self.synthetic_methods else [method]
+            if method in self.synthetic_methods:
+                runs += [f"{method}/{v}" for v in self.sampling_variants]
+            elif self.amplifier_trained_on(method) == "real":
+                runs += [f"{method}/{v}" if v else method for v in self.real_variants]
+            else:
+                runs.append(method)
         return runs
+
+    def run_seeds(self, run: str) -> list[int]:
+        """The seeds of a run: every seed, but for runs on the memorisation sweep's amplifiers those of
+        ``sweeps.real_amplifier_seeds`` when given (its amplifiers are cheap, a run per seed is not)."""
+        chosen = self.config["sweeps"]["real_amplifier_seeds"]
+        swept = (self.amplifier_of(run) or "").startswith("real/")
+        return [s for s in self.config["seeds"] if s in chosen] if swept and chosen else list(self.config["seeds"])
+
+    def run_seed_pairs(self) -> list[tuple[str, int]]:
+        return [(run, seed) for run in self.runs() for seed in self.run_seeds(run)]
 
     @staticmethod
     def run_method(run: str) -> str:
         return run.split("/")[0]
 
     def amplifier_of(self, run: str) -> str | None:
-        """The amplifier a run uses (``real``, ``synthetic/<variant>``), or None."""
+        """The amplifier a run uses (``real``, ``real/epochs=<n>``, ``synthetic/<variant>``), or None."""
         method, _, variant = run.partition("/")
         trained_on = self.amplifier_trained_on(method)
-        return f"synthetic/{variant}" if trained_on == "synthetic" else trained_on
+        return f"{trained_on}/{variant}" if trained_on and variant else trained_on
 
     def used_amplifiers(self) -> list[str]:
         return sorted({self.amplifier_of(run) for run in self.runs()} - {None})
@@ -228,13 +261,17 @@ class Plan:
         return inputs
 
     def wildcard_patterns(self) -> dict[str, str]:
-        """Regular expressions of the ``sampling``, ``amplifier`` and ``run`` wildcards."""
+        """Regular expressions of the ``sampling``, ``real_amplifier``, ``amplifier`` and ``run`` wildcards."""
         variant = "|".join(re.escape(name) for name in self.sampling_variants)
+        swept = "|".join(re.escape(name) for name in self.real_variants if name)
+        real = rf"(?:/(?:{swept}))?" if swept else ""
         by_amplifier = {name: self.amplifier_trained_on(name) for name in self.method_info}
         return {
             "sampling": variant,
-            "amplifier": rf"real|synthetic/(?:{variant})",
-            "run": "|".join([re.escape(m) for m, on in by_amplifier.items() if on != "synthetic"]
+            "real_amplifier": rf"real{real}",
+            "amplifier": rf"real{real}|synthetic/(?:{variant})",
+            "run": "|".join([re.escape(m) for m, on in by_amplifier.items() if on is None]
+                            + [rf"{m}{real}" for m, on in by_amplifier.items() if on == "real"]
                             + [rf"{m}/(?:{variant})" for m, on in by_amplifier.items() if on == "synthetic"]),
         }
 
