@@ -4,7 +4,10 @@
   amplifier carry that amplifier's detection quality on the training set; ``amplifier`` says what it was trained on:
   ``real`` or ``synthetic/<sampling variant>`` (``base`` = the ``sampling`` section, others from ``sweeps.sampling``).
 - ``summary_mean.csv`` / ``summary_mean.md``: per (dataset, method, amplifier), mean and std over seeds.
-- ``summary.html``: both tables on one page for the Snakemake report, without the columns no row fills.
+- ``amplifiers.csv`` / ``amplifiers.md``: one row per (dataset, amplifier): what it was trained on and for how many
+  epochs, its detection quality, and rho (share of bias-aligned images per class, by the evaluation-only bias
+  classifier) of the real training split and of the synthetic set it was trained on.
+- ``summary.html``: the tables on one page for the Snakemake report, without the columns no row fills.
 ``uses_bias_labels`` says whether the method or its model selection read any bias label. No finished run is lost
 from the tables: besides the runs of the current config (its declared inputs), every other ``metrics.json`` under
 ``--results-root`` (another dataset, a method no longer configured) is kept, with ``in_config`` false.
@@ -26,7 +29,15 @@ from ddb.core.logs import start_stage
 log = logging.getLogger("ddb.collect")
 METRICS = ["avg_acc", "train_weighted_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc",
            "worst_class_acc", "bg_gap", "coobj_gap", "bg_coobj_gap", "amp_auroc", "amp_precision", "amp_recall"]
-COLUMNS = ["dataset", "source", "method", "seed", "uses_bias_labels", "selection", "amplifier", "in_config", *METRICS]
+# measured by the evaluation-only bias classifier: rho of the real training split and of the run's synthetic set
+RHO = ["rho_real", "rho_synthetic"]
+# how each run trained (not percentages): steps until early stopping, mean update norm, Recipe II / LfF mean W
+TRAINING = ["steps_trained", "mean_update_norm", "mean_weight"]
+COLUMNS = ["dataset", "source", "method", "seed", "uses_bias_labels", "selection", "amplifier", "in_config", *METRICS,
+           *RHO, *TRAINING]
+AMPLIFIER_COLUMNS = ["dataset", "amplifier", "trained_on", "epochs", "kept_epoch", "amp_auroc", "amp_precision",
+                     "amp_recall", "n_conflicting", "n_predicted_conflicting", "rho_real", "rho_real_labels",
+                     "rho_synthetic", "bias_classifier_acc"]
 NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain accuracy (BAR's and SubpopBench's "
         "\"Avg.\"); train_weighted_acc = (label, bias) cell accuracies weighted by the cells' training shares "
         "(Waterbirds' \"Avg.\" in GroupDRO / JTT / DFR); worst_group_acc = WGA; aligned_acc / conflicting_acc = "
@@ -38,16 +49,43 @@ NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain 
         "amp_* = detection of the bias-conflicting training images by the amplifier the method uses (AUROC of its "
         "loss; precision/recall of its error set), computed with true bias labels for evaluation only. "
         "uses_bias_labels: the method or its model selection read bias labels. in_config: the run belongs to the "
-        "current config (false: a finished run of another dataset or of a method no longer configured).\n\n")
+        "current config (false: a finished run of another dataset or of a method no longer configured). "
+        "rho_real / rho_synthetic = share of bias-aligned images per class (mean over classes) of the real training "
+        "split and of the synthetic set behind the run's amplifier, by a bias classifier trained on val bias labels "
+        "(evaluation only). steps_trained = optimiser steps until early stopping; mean_update_norm = mean norm of a "
+        "parameter update (the effective step size); mean_weight = mean per-sample weight W (Recipe II, LfF).\n\n")
 
 
-def summary_table(metrics: list[dict], detections: list[dict]) -> pd.DataFrame:
+def amplifier_table(detections: list[dict], bias_shares: list[dict]) -> pd.DataFrame:
+    """One row per (dataset, amplifier) with its detection quality and the rho values that go with it."""
+    amp = pd.DataFrame(detections).reindex(columns=["dataset", "amplifier", *AMPLIFIER_COLUMNS[2:10]])
+    shares = pd.DataFrame(bias_shares).reindex(columns=["dataset", "measured", "rho", "rho_labels",
+                                                        "classifier_holdout_acc"])
+    real = shares[shares["measured"] == "real"].rename(columns={
+        "rho": "rho_real", "rho_labels": "rho_real_labels", "classifier_holdout_acc": "bias_classifier_acc"})
+    table = amp.merge(real[["dataset", "rho_real", "rho_real_labels", "bias_classifier_acc"]], on="dataset", how="left")
+    synthetic = shares[shares["measured"] != "real"].rename(columns={"measured": "amplifier", "rho": "rho_synthetic"})
+    table = table.merge(synthetic[["dataset", "amplifier", "rho_synthetic"]], on=["dataset", "amplifier"], how="left")
+    return table[AMPLIFIER_COLUMNS].sort_values(["dataset", "amplifier"]).reset_index(drop=True)
+
+
+AMPLIFIER_NOTE = ("Detection of the bias-conflicting training images (AUROC of the amplifier loss, precision / recall "
+                  "of its error set, in %), with true bias labels for evaluation only. epochs = epochs trained, "
+                  "kept_epoch = the epoch whose weights are the amplifier. rho = share of bias-aligned images per "
+                  "class (mean over classes): rho_real of the real training split by the bias classifier "
+                  "(rho_real_labels: from the bias labels), rho_synthetic of the synthetic set the amplifier was "
+                  "trained on. bias_classifier_acc = the bias classifier's accuracy on held-out val images (%).\n\n")
+
+
+def summary_table(metrics: list[dict], amplifiers: pd.DataFrame) -> pd.DataFrame:
     """One row per run; ``in_config`` (default true) marks the runs of the current config."""
     runs = pd.DataFrame([{"in_config": True} | {k: v for k, v in m.items() if k != "per_group"} for m in metrics])
-    own = [c for c in COLUMNS if not c.startswith("amp_") and c not in runs.columns]  # e.g. from older metrics
+    measured = {"amp_auroc", "amp_precision", "amp_recall", *RHO}
+    own = [c for c in COLUMNS if c not in measured and c not in runs.columns]  # e.g. from older metrics
     runs = runs.reindex(columns=[*runs.columns, *own])
-    amp = pd.DataFrame(detections).reindex(columns=["dataset", "amplifier", "amp_auroc", "amp_precision", "amp_recall"])
-    table = runs.merge(amp, on=["dataset", "amplifier"], how="left")
+    table = runs.merge(amplifiers[["dataset", "amplifier", "amp_auroc", "amp_precision", "amp_recall",
+                                   "rho_synthetic"]], on=["dataset", "amplifier"], how="left")
+    table = table.merge(amplifiers.groupby("dataset")["rho_real"].first().reset_index(), on="dataset", how="left")
     return table[COLUMNS].sort_values(["dataset", "method", "amplifier", "seed"]).reset_index(drop=True)
 
 
@@ -55,7 +93,7 @@ def mean_table(table: pd.DataFrame) -> pd.DataFrame:
     """Mean, std and number of seeds per (dataset, method, amplifier)."""
     keys = ["dataset", "source", "method", "uses_bias_labels", "selection", "amplifier", "in_config"]
     labelled = table.astype({"amplifier": object, "source": object}).fillna({"amplifier": "-", "source": "-"})
-    grouped = labelled.groupby(keys, sort=True)[METRICS]
+    grouped = labelled.groupby(keys, sort=True)[[*METRICS, *RHO, *TRAINING]]
     out = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_std"))
     return out.join(grouped.size().rename("n_seeds")).reset_index()
 
@@ -67,6 +105,8 @@ def markdown(table: pd.DataFrame, title: str) -> str:
 def percent(table: pd.DataFrame) -> pd.DataFrame:
     shown = table.copy()
     shown[METRICS] = (100 * shown[METRICS]).round(2)
+    shown[RHO] = shown[RHO].round(4)
+    shown[TRAINING] = shown[TRAINING].round(4)
     shown["amp_auroc"] = (100 * table["amp_auroc"]).round(4)  # detectors near 100 % differ in the 3rd decimal
     return shown
 
@@ -79,11 +119,15 @@ def mean_std_strings(means: pd.DataFrame) -> pd.DataFrame:
         m, s = 100 * means[f"{metric}_mean"], 100 * means[f"{metric}_std"]
         digits = 4 if metric == "amp_auroc" else 2
         shown[metric] = [f"{a:.{digits}f} ± {b:.{digits}f}" if pd.notna(a) else "" for a, b in zip(m, s)]
+    for column in (*RHO, *TRAINING):  # not percentages
+        m, s = means[f"{column}_mean"], means[f"{column}_std"]
+        digits = 0 if column == "steps_trained" else 4
+        shown[column] = [f"{a:.{digits}f} ± {b:.{digits}f}" if pd.notna(a) else "" for a, b in zip(m, s)]
     return shown
 
 
-def html_page(shown_means: pd.DataFrame, shown_runs: pd.DataFrame) -> str:
-    """One self-contained page: the mean ± std table, then every run (both as shown in the Markdown tables);
+def html_page(shown_means: pd.DataFrame, shown_runs: pd.DataFrame, shown_amplifiers: pd.DataFrame) -> str:
+    """One self-contained page: the mean ± std table, the amplifiers, then every run (as in the Markdown tables);
     columns empty in every row are left out."""
     def html_table(frame: pd.DataFrame) -> str:
         frame = frame.replace("", pd.NA).dropna(axis=1, how="all")
@@ -94,13 +138,15 @@ def html_page(shown_means: pd.DataFrame, shown_runs: pd.DataFrame) -> str:
              "table.results th{background:#f3f3f3}p{max-width:70em;font-size:13px}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>DDB results</title><style>{style}</style>"
             f"</head><body><h2>Results, mean ± std over seeds</h2><p>{html.escape(NOTE.strip())}</p>"
-            f"{html_table(shown_means)}<h2>Results per run</h2>{html_table(shown_runs)}</body></html>\n")
+            f"{html_table(shown_means)}<h2>Amplifiers: detection quality and bias amplification (rho)</h2>"
+            f"{html_table(shown_amplifiers)}<h2>Results per run</h2>{html_table(shown_runs)}</body></html>\n")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metrics", required=True, nargs="+", type=Path, help="metrics.json files from evaluate")
     p.add_argument("--detection", nargs="*", default=[], type=Path, help="detection.json files from evaluate_amplifier")
+    p.add_argument("--bias-share", nargs="*", default=[], type=Path, help="rho JSON files from measure_bias")
     p.add_argument("--results-root", type=Path,
                    help="also keep every other finished run below this folder (<dataset>/debias/**/metrics.json)")
     p.add_argument("--out-dir", required=True, type=Path, help="folder for summary{,_mean}.{csv,md} and summary.html")
@@ -118,23 +164,33 @@ def main(argv=None) -> None:
     start_stage(log, args)
     metrics = [json.loads(p.read_text()) for p in args.metrics]
     detections = [json.loads(p.read_text()) for p in args.detection]
+    bias_shares = [json.loads(p.read_text()) for p in args.bias_share]
     if args.results_root:
         others = other_results(args.results_root, args.metrics, "*/debias/**/metrics.json")
         metrics += [json.loads(p.read_text()) | {"in_config": False} for p in others]
         detections += [json.loads(p.read_text())
                        for p in other_results(args.results_root, args.detection, "*/amplifier/**/detection.json")]
+        for pattern in ("*/bias_classifier/real_bias_share.json", "*/synthetic/*/bias_share.json"):
+            bias_shares += [json.loads(p.read_text()) for p in other_results(args.results_root, args.bias_share, pattern)]
         if others:
             log.info("kept %d finished runs that the current config does not name: %s", len(others),
                      ", ".join(map(str, others[:10])) + (" ..." if len(others) > 10 else ""))
-    table = summary_table(metrics, detections)
+    amplifiers = amplifier_table(detections, bias_shares)
+    table = summary_table(metrics, amplifiers)
     means = mean_table(table)
-    for name, frame in (("summary", table), ("summary_mean", means)):
+    for name, frame in (("summary", table), ("summary_mean", means), ("amplifiers", amplifiers)):
         with atomic_file(args.out_dir / f"{name}.csv") as tmp:
             frame.to_csv(tmp, index=False)
     shown_runs, shown_means = percent(table), mean_std_strings(means)
     write_text(args.out_dir / "summary.md", markdown(shown_runs, "Results per run"))
     write_text(args.out_dir / "summary_mean.md", markdown(shown_means, "Results, mean ± std over seeds"))
-    write_text(args.out_dir / "summary.html", html_page(shown_means, shown_runs))
+    shown_amplifiers = amplifiers.copy()
+    shown_amplifiers["amp_auroc"] = (100 * shown_amplifiers["amp_auroc"]).round(4)
+    for column in ("amp_precision", "amp_recall", "bias_classifier_acc"):
+        shown_amplifiers[column] = (100 * shown_amplifiers[column]).round(2)
+    write_text(args.out_dir / "amplifiers.md", "# Amplifiers\n\n" + AMPLIFIER_NOTE
+               + shown_amplifiers.to_markdown(index=False) + "\n")
+    write_text(args.out_dir / "summary.html", html_page(shown_means, shown_runs, shown_amplifiers))
     log.info("collected %d runs:\n%s", len(table), shown_means.to_string(index=False))
 
 

@@ -7,11 +7,14 @@ rule collect:
     input:
         metrics=all_metrics(),
         detection=all_detections(),
+        bias_share=all_bias_shares(),
     output:
         csv="results/tables/summary.csv",
         markdown="results/tables/summary.md",
         mean_csv="results/tables/summary_mean.csv",
         mean_markdown="results/tables/summary_mean.md",
+        amplifiers_csv="results/tables/amplifiers.csv",
+        amplifiers_markdown="results/tables/amplifiers.md",
         html=report(
             "results/tables/summary.html",
             caption="../report/results_table.rst",
@@ -33,5 +36,5 @@ rule collect:
     message:
         "Collecting result tables"
     shell:
-        "python -m ddb.collect --metrics {input.metrics} --detection {input.detection}"
+        "python -m ddb.collect --metrics {input.metrics} --detection {input.detection} --bias-share {input.bias_share}"
         " --results-root {params.results_root} --out-dir {params.out_dir} > {log} 2>&1"

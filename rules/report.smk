@@ -5,6 +5,7 @@ localrules:
     plot_amplifier_scores,
     plot_training_curves,
     plot_group_accuracy,
+    plot_bias_amplification,
 
 
 rule plot_synthetic_vs_real:
@@ -111,3 +112,39 @@ rule plot_group_accuracy:
     shell:
         "python -m ddb.figures.group_accuracy --metrics {input.metrics} --metadata {input.metadata}"
         " --debias-root {params.debias_root} --dataset {wildcards.dataset} --out {output.figure} > {log} 2>&1"
+
+
+rule plot_bias_amplification:
+    input:
+        real_share=rules.measure_real_bias.output.share,
+        synthetic_shares=lambda wildcards: expand(
+            "results/{dataset}/synthetic/{sampling}/bias_share.json",
+            dataset=wildcards.dataset,
+            sampling=PLAN.sampling_variants,
+        ),
+        detection=lambda wildcards: expand(
+            "results/{dataset}/amplifier/{amplifier}/detection.json",
+            dataset=wildcards.dataset,
+            amplifier=PLAN.used_amplifiers(),
+        ),
+    output:
+        figure=report(
+            "results/{dataset}/report/bias_amplification.png",
+            caption="../report/bias_amplification.rst",
+            category="3. Bias amplifier scores",
+            labels={"dataset": "{dataset}", "amplifier": "rho and memorisation"},
+        ),
+    log:
+        "results/logs/plot_bias_amplification/{dataset}.log",
+    benchmark:
+        "results/benchmarks/plot_bias_amplification/{dataset}.tsv"
+    params:
+        code=PLAN.stage_code("figures.bias_amplification"),
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Plotting bias amplification and memorisation of {wildcards.dataset}"
+    shell:
+        "python -m ddb.figures.bias_amplification --real-share {input.real_share}"
+        " --synthetic-shares {input.synthetic_shares} --detection {input.detection}"
+        " --title '{wildcards.dataset}: bias amplification (rho) and amplifier detection' --out {output.figure} > {log} 2>&1"

@@ -88,8 +88,28 @@ def test_results_page_leaves_out_columns_no_row_fills():
         "dataset": "d", "source": "s", "method": "erm", "seed": 0, "uses_bias_labels": False, "selection": "label_free",
         "in_config": True,
         "avg_acc": 0.5, "worst_group_acc": 0.25}])
-    page = collect.html_page(collect.mean_std_strings(collect.mean_table(table)), collect.percent(table))
+    amplifiers = collect.amplifier_table([], [])
+    page = collect.html_page(collect.mean_std_strings(collect.mean_table(table)), collect.percent(table), amplifiers)
     assert "<th>avg_acc</th>" in page and "50.00 ± 0.00" in page and "<th>bg_gap</th>" not in page
+
+
+def test_bias_amplification_figure_draws_rho_and_detection_against_epochs(tmp_path):
+    from ddb.figures.bias_amplification import bias_amplification_figure
+
+    real = {"measured": "real", "rho": 0.99, "rho_per_class": [0.99, 0.99], "rho_labels": 0.99,
+            "rho_labels_per_class": [0.99, 0.99], "classifier_holdout_acc": 0.98}
+    synthetic = [{"measured": "synthetic/base", "rho": 1.0, "rho_per_class": [1.0, 1.0]}]
+    detections = [{"amplifier": "synthetic/base", "trained_on": "synthetic", "epochs": 15, "amp_auroc": 1.0,
+                   "amp_precision": 0.9, "amp_recall": 1.0}] + [
+        {"amplifier": f"real/epochs={n}", "trained_on": "real", "epochs": n, "amp_auroc": 1 - n / 100,
+         "amp_precision": 0.5, "amp_recall": 0.5} for n in (1, 3, 10)]
+    fig = bias_amplification_figure(real, synthetic, detections, "d")
+    left, right = fig.axes
+    assert len(left.patches) == 3 * 3  # real (labels), real (classifier), synthetic: 2 classes + the mean
+    real_auroc = next(line for line in right.get_lines() if line.get_label() == "real-data amplifier, AUROC")
+    assert real_auroc.get_xdata().tolist() == [1, 3, 10]
+    common.save_figure(fig, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 0
 
 
 def test_report_without_results_is_a_clear_error():
