@@ -4,6 +4,7 @@ prepare -> normalised metadata; and bring-your-own folders with every validation
 import io
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -290,3 +291,25 @@ def test_corrupted_cifar10_from_the_binary_archive_layout(tmp_path):
     with pytest.raises(DatasetError, match="not a CIFAR-10 binary batch"):
         build_corrupted_cifar10(tmp_path / "raw", tmp_path / "images2", "images", {"conflicting_ratio": 0.05,
                                 "severity": 2, "val_fraction": 0.2, "seed": 0})
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not FASHION.exists(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
+def test_colored_fashion_mnist_comes_from_the_debian_package_checked_by_its_own_md5(tmp_path):
+    download.main(["--source", "cfmnist", "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "raw")])
+    prepare_data.main(["--source", "cfmnist", "--raw", str(tmp_path / "raw"),
+                       "--settings", '{"conflicting_ratio": 0.05, "val_fraction": 0.005, "max_train": 400, "max_test": 100}',
+                       "--images", str(tmp_path / "data/images"), "--metadata", str(tmp_path / "data/metadata.parquet")])
+    table = read_table(tmp_path / "data/metadata.parquet", "metadata")
+    assert table.groupby("split").size().to_dict() == {"test": 100, "train": 400, "val": 300}
+    assert (~table.loc[table["split"] == "train", "bias_aligned"]).sum() == 20  # exactly 5 % of 400
+    assert set(table["label_name"]) <= {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                                        "Sneaker", "Bag", "Ankle boot"}
+    image = np.asarray(Image.open(tmp_path / "data" / table["path"].iloc[0]))
+    assert image.shape == (28, 28, 3)
+    # a damaged copy matches neither the published nor Debian's checksum: an error naming both
+    (tmp_path / "downloads/train-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(SystemExit, match="expected md5:25c81989df183df01b3e8a0aad5dffbe or md5:10bea18fdb374794d4bb42e356e600c9"):
+        download.main(["--source", "cfmnist", "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "raw2")])

@@ -118,3 +118,23 @@ def test_not_an_archive_is_a_clear_error(tmp_path):
     (tmp_path / "x.tar.gz").write_bytes(b"<html>quota exceeded</html>")
     with pytest.raises(DownloadError, match="neither a tar nor a zip"):
         extract(tmp_path / "x.tar.gz", tmp_path / "out")
+
+
+def test_a_mirror_with_its_own_checksum_is_tried_first_and_a_copy_matching_neither_is_refused(file_server, tmp_path):
+    recompressed = PAYLOAD[::-1]  # the mirror's copy: other bytes, its own pinned checksum
+    (tmp_path / "package").mkdir()
+    (tmp_path / "package/f.bin").write_bytes(recompressed)
+    file_server.files["/official/f.bin"] = PAYLOAD
+    remote = RemoteFile("f.bin", sha(PAYLOAD), (f"{file_server.url}/official/f.bin",),
+                        mirrors=((f"file://{tmp_path}/package/f.bin", sha(recompressed)),))
+    assert fetch(remote, tmp_path / "a", retry_wait=0).read_bytes() == recompressed
+    assert not file_server.requests  # the local copy was enough
+    assert fetch(remote, tmp_path / "a").read_bytes() == recompressed  # and is accepted when present
+    # without the package the official file is downloaded and checked against the published checksum
+    absent = RemoteFile("f.bin", sha(PAYLOAD), (f"{file_server.url}/official/f.bin",),
+                        mirrors=((f"file://{tmp_path}/nowhere/f.bin", sha(recompressed)),))
+    assert fetch(absent, tmp_path / "b", retry_wait=0).read_bytes() == PAYLOAD
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c/f.bin").write_bytes(b"something else")
+    with pytest.raises(DownloadError, match=f"expected {sha(PAYLOAD)} or {sha(recompressed)}"):
+        fetch(remote, tmp_path / "c")

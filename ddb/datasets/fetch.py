@@ -4,7 +4,9 @@ A leaf module: it imports no dataset, so every source module can declare its fil
 
 Archives live in ``<downloads>/<source>/<file>``; that is also where a file that cannot be downloaded (a licence, a
 login, a dead link) is placed by hand: the stage verifies its checksum and uses it as if it had downloaded it.
-Checksums are ``sha256:<hex>`` (or ``md5:<hex>`` where only that is published). A file without a published checksum
+Checksums are ``sha256:<hex>`` (or ``md5:<hex>`` where only that is published). A mirror that serves a re-encoded copy
+(Debian recompresses Fashion-MNIST's gzip files) is listed with its own pinned checksum, tried first, and its copy is
+accepted by that checksum only; a mismatch with both stays an error. A file without a published checksum
 is pinned on first use: its sha256 goes to ``<downloads>/<source>/CHECKSUMS`` and later runs verify against it.
 A transfer is written to ``<file>.part`` and continued from there (HTTP Range) when a connection drops, so a rerun
 resumes instead of starting over; the archive gets its final name only once its checksum matches.
@@ -44,14 +46,20 @@ class UnsafeArchiveError(RuntimeError):
 @dataclass(frozen=True)
 class RemoteFile:
     """One file of a dataset: its name, its checksum (``sha256:<hex>``, ``md5:<hex>``, or None when none is
-    published), the URLs tried in order (none: manual drop-in only), where a person gets it when no URL works, and
-    whether it is an archive to extract."""
+    published), the URLs tried in order (none: manual drop-in only), where a person gets it when no URL works,
+    whether it is an archive to extract, and ``mirrors``: (URL, checksum) of re-encoded copies (a local package's),
+    tried before ``urls``, each checked against its own checksum."""
 
     name: str
     checksum: str | None
     urls: tuple[str, ...] = ()
     manual: str = ""
     extract: bool = True
+    mirrors: tuple[tuple[str, str], ...] = ()
+
+    def sources(self, checksum: str | None) -> list[tuple[str, str | None]]:
+        """(URL, the checksum its bytes must have) in the order tried."""
+        return [*self.mirrors, *((url, checksum) for url in self.urls)]
 
 
 def expected_checksum(remote: RemoteFile, folder: Path) -> str | None:
@@ -154,8 +162,8 @@ def _transfer_with_retries(url, part, name, attempts, timeout, retry_wait, failu
             log.warning("%s", failures[-1])
             if isinstance(error, urllib.error.HTTPError) and error.code == 416:
                 part.unlink(missing_ok=True)  # the partial file is longer than the remote one: start over
-            elif isinstance(error, urllib.error.HTTPError) and error.code < 500:
-                return False  # a file missing from this mirror will not appear by retrying
+            elif isinstance(error, urllib.error.HTTPError) and error.code < 500 or url.startswith("file:"):
+                return False  # a file missing from this mirror (or local package) will not appear by retrying
             time.sleep(retry_wait * attempt)
     return False
 
@@ -167,28 +175,30 @@ def fetch(remote: RemoteFile, folder: Path, attempts: int = 3, timeout: float = 
     target, part = folder / remote.name, folder / f"{remote.name}.part"
     checksum = expected_checksum(remote, folder)
     if target.exists():
-        found = verify(target, checksum)
+        accepted = [checksum, *(c for _, c in remote.mirrors)]
+        found = next((f for f in (verify(target, c) for c in accepted) if f is None), verify(target, checksum))
         if found is None:
             log.info("%s present, checksum %s", target, "ok" if checksum else "pinned now")
             if checksum is None:
                 pin_checksum(target, folder)
             return target
-        raise DownloadError(f"{target} has checksum {found}, expected {checksum}: the file is damaged or a "
+        expected = " or ".join(str(c) for c in accepted)
+        raise DownloadError(f"{target} has checksum {found}, expected {expected}: the file is damaged or a "
                             f"different version. Delete it to download again, or {drop_in_message(remote, folder)}")
-    if not remote.urls:
+    if not remote.urls and not remote.mirrors:
         raise DownloadError(f"{remote.name} cannot be downloaded automatically: {drop_in_message(remote, folder)}")
     failures = []
-    for url in remote.urls:
+    for url, expected in remote.sources(checksum):
         if not _transfer_with_retries(url, part, remote.name, attempts, timeout, retry_wait, failures):
             continue  # next mirror, keeping .part for a later resume
-        found = verify(part, checksum)
+        found = verify(part, expected)
         if found is None:
             os.replace(part, target)
             log.info("downloaded %s, checksum %s", target, "ok" if checksum else "pinned now")
             if checksum is None:
                 pin_checksum(target, folder)
             return target
-        failures.append(f"{url}: checksum {found}, expected {checksum}")
+        failures.append(f"{url}: checksum {found}, expected {expected}")
         log.warning("%s; discarding the download", failures[-1])
         part.unlink()
     kept = f" The partial download {part} is kept; rerun to resume it." if part.exists() else ""
@@ -234,7 +244,7 @@ def extract(archive: Path, destination: Path) -> None:
 def download_source(files: list[RemoteFile], folder: Path, out: Path, **fetch_options) -> None:
     """Fetch every file of a source into ``folder`` and extract the archives into ``out/<file name>/``."""
     folder.mkdir(parents=True, exist_ok=True)  # where files are placed by hand
-    missing = [f for f in files if not (folder / f.name).exists() and not f.urls]
+    missing = [f for f in files if not (folder / f.name).exists() and not f.urls and not f.mirrors]
     if missing:  # say everything that has to be placed by hand at once
         raise DownloadError("files needed by hand:\n  " + "\n  ".join(drop_in_message(f, folder) for f in missing))
     paths = [fetch(remote, folder, **fetch_options) for remote in files]
