@@ -41,11 +41,11 @@ SUPERSAMPLE = 4
 
 def group_counts(n: int, split: str) -> dict[tuple[int, int], int]:
     """Images per (label, background) cell: Waterbirds' training shares scaled to ``n`` (train), else equal cells;
-    rounding puts the remainder on the largest cells."""
+    rounded by largest remainder, so the counts add up to ``n``."""
     shares = ({cell: count / sum(WATERBIRDS_TRAIN_GROUPS.values()) for cell, count in WATERBIRDS_TRAIN_GROUPS.items()}
               if split == "train" else {cell: 0.25 for cell in WATERBIRDS_TRAIN_GROUPS})
     counts = {cell: int(math.floor(share * n)) for cell, share in shares.items()}
-    for cell in sorted(shares, key=lambda c: -shares[c])[: n - sum(counts.values())]:
+    for cell in sorted(shares, key=lambda c: counts[c] - shares[c] * n)[: n - sum(counts.values())]:
         counts[cell] += 1
     return counts
 
