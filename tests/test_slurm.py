@@ -16,8 +16,8 @@ import pytest
 from helpers import ENV, REPO, TINY, copy_workflow
 from slurm_cluster import missing, single_node_cluster
 
-GPU_RULES = ("train_diffusion", "sample_synthetic", "train_amplifier", "train_real_amplifier", "score_real",
-             "train_debiased")
+GPU_RULES = ("train_diffusion", "sample_synthetic", "train_amplifier", "train_real_amplifier", "train_bias_classifier",
+             "score_real", "train_debiased")
 # what a site adds to the profile by hand: this cluster has no accounting database (sacct), so squeue
 # reports job states; and the test reads every job's SLURM log
 TEST_CLUSTER = """slurm-status-command: squeue
@@ -52,7 +52,8 @@ def test_the_card_command_submits_the_pipeline_through_slurm(tmp_path):
     slurm_root = work / ".snakemake" / "slurm_logs"
     slurm_logs = list(slurm_root.rglob("*.log"))
     ran_on_slurm = {p.relative_to(slurm_root).parts[0].removeprefix("rule_") for p in slurm_logs}
-    assert set(GPU_RULES) | {"prepare_data", "evaluate", "evaluate_amplifier"} <= ran_on_slurm
+    assert set(GPU_RULES) | {"prepare_data", "evaluate", "evaluate_amplifier", "measure_real_bias",
+                             "measure_synthetic_bias"} <= ran_on_slurm
     assert "collect" not in ran_on_slurm  # a local rule
-    assert len(submitted) == 29 == len(slurm_logs)  # the 35 jobs of the tiny run but the 6 local ones
+    assert len(submitted) == 32 == len(slurm_logs)  # the 39 jobs of the tiny run but the 7 local ones
     assert (work / "results/tables/summary.csv").exists()
