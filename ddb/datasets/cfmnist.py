@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
-from ddb.datasets.cmnist import colour_digits, read_idx
-from ddb.datasets.common import Source, bias_attributes, with_groups
+from ddb.datasets.cmnist import read_idx, write_coloured_splits
+from ddb.datasets.common import Source
 from ddb.datasets.fetch import RemoteFile
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -55,19 +54,8 @@ def build_cfmnist(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd
     parts = {"train": (images[train_idx], labels[train_idx], settings["conflicting_ratio"]),
              "val": (images[order[:n_val]], labels[order[:n_val]], 0.9),
              "test": (data["test"][0][test_idx], data["test"][1][test_idx], 0.9)}
-    records = []
-    for split, (photos, y, ratio) in parts.items():
-        bias = bias_attributes(y, 10, ratio, rng)
-        coloured = colour_digits(photos, bias, settings["severity"], rng)
-        (image_dir / split).mkdir(parents=True, exist_ok=True)
-        for i, (image, label, b) in enumerate(zip(coloured, y, bias)):
-            sample_id = f"cfmnist_{split}_{i:05d}"
-            Image.fromarray(image).save(image_dir / split / f"{sample_id}.png")
-            records.append({"sample_id": sample_id, "path": f"{prefix}/{split}/{sample_id}.png", "label": int(label),
-                            "label_name": CLASSES[label], "split": split, "bias": int(b),
-                            "bias_aligned": bool(label == b)})
-    return with_groups(pd.DataFrame(records), 10)
-
+    return write_coloured_splits(parts, settings["severity"], rng, image_dir, prefix, "cfmnist",
+                                 lambda label: CLASSES[label])
 
 SOURCE = Source(
     build_cfmnist, lambda settings: 10,

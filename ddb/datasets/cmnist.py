@@ -63,16 +63,25 @@ def build_cmnist(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.
     parts = {"train": (images[order[n_val:]], labels[order[n_val:]], settings["conflicting_ratio"]),
              "val": (images[order[:n_val]], labels[order[:n_val]], 0.9),
              "test": (*data["test"], 0.9)}
+    return write_coloured_splits(parts, settings["severity"], rng, image_dir, prefix, "cmnist", str)
+
+
+def write_coloured_splits(parts: dict, severity: int, rng, image_dir: Path, prefix: str, name: str,
+                          label_name) -> pd.DataFrame:
+    """The Colored-MNIST protocol on grey images: ``parts[split] = (images, labels, conflicting ratio)``; each split
+    gets its bias colours (``bias_attributes``), is painted (``colour_digits``) and written as PNGs named
+    ``<name>_<split>_<i>``. Returns the metadata rows; ``label_name(label)`` names a class."""
     records = []
-    for split, (digits, y, ratio) in parts.items():
+    for split, (grey, y, ratio) in parts.items():
         bias = bias_attributes(y, 10, ratio, rng)
-        coloured = colour_digits(digits, bias, settings["severity"], rng)
+        coloured = colour_digits(grey, bias, severity, rng)
         (image_dir / split).mkdir(parents=True, exist_ok=True)
         for i, (image, label, b) in enumerate(zip(coloured, y, bias)):
-            sample_id = f"cmnist_{split}_{i:05d}"
+            sample_id = f"{name}_{split}_{i:05d}"
             Image.fromarray(image).save(image_dir / split / f"{sample_id}.png")
             records.append({"sample_id": sample_id, "path": f"{prefix}/{split}/{sample_id}.png", "label": int(label),
-                            "label_name": str(label), "split": split, "bias": int(b), "bias_aligned": bool(label == b)})
+                            "label_name": label_name(label), "split": split, "bias": int(b),
+                            "bias_aligned": bool(label == b)})
     return with_groups(pd.DataFrame(records), 10)
 
 
