@@ -28,6 +28,10 @@ pytestmark = pytest.mark.slow  # real stage runs (make test-fast leaves them out
 # report figures that a change of the debiased runs redraws; and those of an amplifier and its synthetic set
 RUN_FIGURES = {"plot_training_curves": 1, "plot_group_accuracy": 1}
 AMPLIFIER_FIGURES = {"plot_synthetic_vs_real": 1, "plot_amplifier_scores": 1}
+# rho of a synthetic set, and the figure that shows it with every amplifier's detection quality
+SYNTHETIC_BIAS = {"measure_synthetic_bias": 1, "plot_bias_amplification": 1}
+# the evaluation-only bias classifier and rho of the real training split
+REAL_BIAS = {"train_bias_classifier": 1, "measure_real_bias": 1}
 
 
 @pytest.fixture(scope="session")
@@ -75,10 +79,10 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
     assert "±" in (res / "tables/summary_mean.md").read_text()
     assert pd.read_csv(res / "tables/summary_mean.csv")["n_seeds"].eq(1).all()
     logs = list((res / "logs").rglob("*.log"))
-    assert len(logs) == 35 and all(log.stat().st_size > 0 for log in logs)
+    assert len(logs) == 39 and all(log.stat().st_size > 0 for log in logs)
     # every log opens with the stage's resolved configuration
     assert all("resolved config: {" in log.read_text().splitlines()[0] for log in logs)
-    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 35
+    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 39
     assert not list(res.rglob("*.tmp-*"))  # no half-written leftovers
 
 
@@ -93,7 +97,8 @@ def test_report_holds_every_section_and_figure(workflow_copy, tmp_path):
         "1. Results": ["results/shapes/report/group_accuracy.png", "results/tables/summary.html"],
         "2. Synthetic vs real images": ["results/shapes/report/synthetic_vs_real/base.png"],
         "3. Bias amplifier scores": ["results/shapes/report/amplifier_scores/real.png",
-                                     "results/shapes/report/amplifier_scores/synthetic/base.png"],
+                                     "results/shapes/report/amplifier_scores/synthetic/base.png",
+                                     "results/shapes/report/bias_amplification.png"],
         "4. Training curves": ["results/shapes/report/training_curves.png"],
     }
     for path, result in results.items():
@@ -142,15 +147,16 @@ def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
         # the real-data ablation does not depend on the synthetic set
         ({"sampling": {"guidance_w": 2.0}},
          {"sample_synthetic": 3, "train_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1,
-          "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES, **AMPLIFIER_FIGURES}),
+          "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES, **AMPLIFIER_FIGURES,
+          **SYNTHETIC_BIAS}),
         ({"diffusion": {"p_uncond": 0.2}},
          {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
           "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES,
-          **AMPLIFIER_FIGURES}),
+          **AMPLIFIER_FIGURES, **SYNTHETIC_BIAS}),
         ({"baselines": {"jtt": {"upweight": 5}}}, {"train_debiased": 1, "evaluate": 1, "collect": 1, **RUN_FIGURES}),
         ({"real_amplifier": {"epochs": 2}},
          {"train_real_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1, "train_debiased": 2, "evaluate": 2,
-          "collect": 1, "plot_amplifier_scores": 1, **RUN_FIGURES}),
+          "collect": 1, "plot_amplifier_scores": 1, "plot_bias_amplification": 1, **RUN_FIGURES}),
         ({"classifier": {"selection": "label_free_pseudo_group"}},
          {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
     ],
@@ -191,12 +197,13 @@ def test_pseudo_group_selection_reads_amplifier_scores_and_is_recorded(workflow_
         ({"sampling": [{"guidance_w": 3.0}, {"scheduler": "ddpm", "num_inference_steps": 4}, {"guidance_w": 1.0}]},
          {"sample_synthetic": 6, "train_amplifier": 2, "score_real": 2, "evaluate_amplifier": 2,
           "train_debiased": 6, "evaluate": 6, "collect": 1, "plot_synthetic_vs_real": 2, "plot_amplifier_scores": 2,
-          **RUN_FIGURES}),
+          "measure_synthetic_bias": 2, "plot_bias_amplification": 1, **RUN_FIGURES}),
         # a ratio sweep is a whole new dataset per value
         ({"conflicting_ratio": [0.2]},
          {"prepare_data": 1, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
           "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
-          "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES}),
+          "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
+          **SYNTHETIC_BIAS}),
     ],
     ids=["sampling", "conflicting_ratio"],
 )
@@ -215,14 +222,15 @@ def test_sweeps_add_exactly_their_runs(workflow_copy, sweeps, expected):
 # ---- code edits: the edit matrix (dry runs of the finished tiny run after each edit) ----
 ALL_JOBS = {"prepare_data": 1, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
             "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
-            "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES}
+            "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
+            **SYNTHETIC_BIAS}
 # every classifier (both amplifiers, every run) and what reads them; not the diffusion model or its samples
 CLASSIFIERS_ONWARD = {k: v for k, v in ALL_JOBS.items() if k not in ("prepare_data", "train_diffusion",
                                                                      "sample_synthetic", "plot_synthetic_vs_real")}
 # the diffusion model and what descends from it: the synthetic amplifier and the runs that use it
 DIFFUSION_ONWARD = {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
                     "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES,
-                    **AMPLIFIER_FIGURES}
+                    **AMPLIFIER_FIGURES, **SYNTHETIC_BIAS}
 RUN_ONWARD = {"evaluate": 1, "collect": 1, **RUN_FIGURES}
 
 
@@ -271,7 +279,8 @@ def test_comment_docstring_and_formatting_edits_of_every_module_rerun_nothing(wo
     # metrics computed on the test split only, and the amplifier's detection quality
     ("ddb/algorithms/benchmark_conventions.py", {"evaluate": 9, "collect": 1, "plot_group_accuracy": 1}),
     ("ddb/evaluate.py", {"evaluate": 9, "collect": 1, "plot_group_accuracy": 1}),
-    ("ddb/algorithms/detection.py", {"evaluate_amplifier": 2, "collect": 1, "plot_amplifier_scores": 2}),
+    ("ddb/algorithms/detection.py", {"evaluate_amplifier": 2, "collect": 1, "plot_amplifier_scores": 2,
+                                     "plot_bias_amplification": 1}),
     # the accuracy metrics also pick each run's checkpoint on the validation split
     ("ddb/algorithms/metrics.py", {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
     ("ddb/figures/group_accuracy.py", {"plot_group_accuracy": 1}),  # a figure: that figure
