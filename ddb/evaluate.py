@@ -19,6 +19,7 @@ from ddb.core.images import load_split
 from ddb.core.logs import start_stage
 from ddb.core.tables import read_table, table_provenance
 from ddb.models.classifiers import load_classifier, predict_logits
+from ddb.training.augmentation import eval_view
 from ddb.training.device import setup
 
 log = logging.getLogger("ddb.evaluate")
@@ -28,6 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, type=Path, help="model folder written by train_debiased")
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
+    p.add_argument("--store", required=True, type=Path, help="image store folder of the metadata table (build_image_store)")
     p.add_argument("--dataset", required=True, help="dataset name, recorded in the metrics")
     p.add_argument("--amplifier", default=None,
                    help="the amplifier the run used (real or synthetic/<sampling variant>; omitted: none), recorded")
@@ -43,9 +45,9 @@ def main(argv=None) -> None:
     model, info = load_classifier(args.model, device)
     selection = json.loads((args.model / "selection.json").read_text())
     metadata = read_table(args.metadata, "metadata")
-    test = load_split(metadata, args.metadata.parent, "test", info["image_size"])
+    test = load_split(metadata, args.store, "test")
     rows = metadata[metadata["split"] == "test"]
-    pred = predict_logits(model, test.images, device).argmax(1).numpy()
+    pred = predict_logits(model, test.images, device, view=eval_view(info["settings"])).argmax(1).numpy()
     label = test.labels.numpy()
     has_bias = bool(rows["bias"].notna().all())
     bias = rows["bias"].to_numpy(dtype="int64") if has_bias else None

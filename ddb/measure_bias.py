@@ -31,6 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--classifier", required=True, type=Path, help="bias classifier folder (train_bias_classifier)")
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
+    p.add_argument("--store", type=Path, help="with --real: the image store folder of the metadata table at the classifier's resolution")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--real", action="store_true", help="measure the real training split")
     what.add_argument("--synthetic", nargs="+", type=Path, help="synthetic image folders, one per class, in class order")
@@ -38,7 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--measured", required=True, help="what is measured (real, synthetic/<variant>), recorded")
     p.add_argument("--out", required=True, type=Path, help="output JSON")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.real and args.store is None:
+        p.error("--real needs --store, the image store of the real images")
+    return args
 
 
 def main(argv=None) -> None:
@@ -51,7 +55,7 @@ def main(argv=None) -> None:
     num_classes = int(metadata["label"].max()) + 1
     aligned = aligned_bias_values(train["label"], train["bias"], train["bias_aligned"])
     if args.real:
-        images = load_split(metadata, args.metadata.parent, "train", info["image_size"])
+        images = load_split(metadata, args.store, "train")
     else:
         images = load_synthetic(args.synthetic, info["image_size"])
     predicted = predict_logits(classifier, images.images, device).argmax(1).numpy()

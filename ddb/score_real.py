@@ -42,6 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--amplifier", required=True, type=Path, help="amplifier folder written by train_amplifier")
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
+    p.add_argument("--store", required=True, type=Path, help="image store folder of the metadata table at the amplifier's resolution (build_image_store)")
     p.add_argument("--out", required=True, type=Path, help="output scores.parquet")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     return p.parse_args(argv)
@@ -57,7 +58,7 @@ def main(argv=None) -> None:
     for split in SPLITS:
         if not (metadata["split"] == split).any():
             continue
-        data = load_split(metadata, args.metadata.parent, split, info["image_size"])
+        data = load_split(metadata, args.store, split)
         scores = score_frame(predict_logits(amplifier, data.images, device), data.labels)
         rows = metadata[metadata["split"] == split].reset_index(drop=True)
         frames.append(pd.concat([rows[["sample_id", "split", "label", "bias", "bias_aligned"]], scores], axis=1))

@@ -30,10 +30,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--synthetic", nargs="+", type=Path, help="synthetic image folders, one per class, in class order")
     source.add_argument("--real-metadata", type=Path, help="ablation: train on the real training split of this metadata table")
+    p.add_argument("--store", type=Path, help="with --real-metadata: the image store folder of that table")
     p.add_argument("--out", required=True, type=Path, help="output amplifier folder")
     p.add_argument("--settings", default=None, help="JSON 'amplifier' settings (defaults: ddb/config.schema.yaml)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.real_metadata and args.store is None:
+        p.error("--real-metadata needs --store, the image store of its images")
+    return args
 
 
 def main(argv=None) -> None:
@@ -45,7 +49,7 @@ def main(argv=None) -> None:
         data, num_classes, trained_on = load_synthetic(args.synthetic), len(args.synthetic), "synthetic"
     else:
         metadata = read_table(args.real_metadata, "metadata")
-        data, trained_on = load_split(metadata, args.real_metadata.parent, "train"), "real"
+        data, trained_on = load_split(metadata, args.store, "train"), "real"
         num_classes = int(metadata["label"].max()) + 1
     train_with_holdout(data, num_classes, settings, device, args.out, {"trained_on": trained_on},
                        {"inputs": input_fingerprint(*(args.synthetic or []), args.real_metadata)},

@@ -30,7 +30,7 @@ log = logging.getLogger("ddb.train_bias_classifier")
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
-    p.add_argument("--image-size", required=True, type=int, help="resolution of the synthetic images it will measure")
+    p.add_argument("--store", required=True, type=Path, help="image store folder of the metadata table at the resolution of the synthetic images it will measure")
     p.add_argument("--out", required=True, type=Path, help="output model folder")
     p.add_argument("--settings", default=None,
                    help="JSON classifier settings: the 'amplifier' section with the 'bias_classifier' changes")
@@ -47,7 +47,7 @@ def main(argv=None) -> None:
     val = metadata[metadata["split"] == "val"]
     if val.empty or val["bias"].isna().any():
         raise SystemExit(f"{args.metadata}: the val split has no bias labels; rho cannot be measured for this dataset")
-    data = load_split(metadata, args.metadata.parent, "val", args.image_size)
+    data = load_split(metadata, args.store, "val")
     data.labels = torch.as_tensor(val["bias"].to_numpy(dtype="int64"))  # the target is the bias, not the class
     num_values = int(metadata["bias"].max()) + 1
     train_with_holdout(data, num_values, settings, device, args.out,

@@ -29,6 +29,7 @@ from ddb.core.tables import read_table
 from ddb.models.classifiers import predict_logits, save_classifier
 from ddb.training.checkpoint import Checkpoint, input_fingerprint
 from ddb.training.device import setup
+from ddb.training.augmentation import eval_view, train_view
 from ddb.training.loop import fit, new_classifier
 
 log = logging.getLogger("ddb.train_debiased")
@@ -53,6 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--method", required=True, choices=methods.method_names(), help="debiasing method")
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
+    p.add_argument("--store", required=True, type=Path, help="image store folder of that table (build_image_store)")
     p.add_argument("--scores", type=Path, help="scores.parquet from score_real (Recipe I methods)")
     p.add_argument("--amplifier", type=Path, help="amplifier folder from train_amplifier (Recipe II methods)")
     p.add_argument("--selection-scores", type=Path,
@@ -79,8 +81,11 @@ def main(argv=None) -> None:
     device = setup(args.seed, args.threads)
 
     metadata = read_table(args.metadata, "metadata")
-    train = load_split(metadata, args.metadata.parent, "train")
-    val = load_split(metadata, args.metadata.parent, "val")
+    train = load_split(metadata, args.store, "train")
+    val = load_split(metadata, args.store, "val")
+    if settings["augmentation"] == "resized_crop" and settings["crop_size"] > train.images.shape[-1]:
+        raise SystemExit(f"classifier.crop_size {settings['crop_size']} is larger than the images of {args.store} "
+                         f"({train.images.shape[-1]} px): lower it, or prepare the dataset at a larger image_size")
     val_rows = metadata[metadata["split"] == "val"]
     val_bias = val_rows["bias"].to_numpy(dtype="int64") if val_rows["bias"].notna().all() else None
     val_aligned = val_rows["bias_aligned"].to_numpy(dtype=bool) if val_bias is not None else None
@@ -110,14 +115,14 @@ def main(argv=None) -> None:
     objective = methods.method_module(args.method).objective(context)
 
     def validate(model):
-        pred = predict_logits(model, val.images, device).argmax(1).numpy()
+        pred = predict_logits(model, val.images, device, view=eval_view(settings)).argmax(1).numpy()
         score = selection_score(settings["selection"], pred, val.labels.numpy(), val_bias, val_amp_pred)
         metrics = classification_metrics(pred, val.labels.numpy(), val_bias, val_aligned)
         return score, {"val_selection_score": score, **{f"val_{k}": v for k, v in metrics.items()}}
 
     checkpoint = Checkpoint(args.out, fingerprint, every)
     best, history = fit(model, train, settings, settings["steps"], generator, device, eval_every=settings["eval_every"],
-                        objective=objective, validate=validate, augment_shift=settings["augment_shift"],
+                        objective=objective, validate=validate, augment=train_view(settings, generator),
                         checkpoint=checkpoint, what=args.method, patience=settings["patience"])
     model.load_state_dict(best.state)
     steps_trained = int(history[-1]["step"])

@@ -27,7 +27,7 @@ from ddb.core.tables import read_table
 from ddb.models.unet import build_unet
 from ddb.training.batches import BatchSampler
 from ddb.training.checkpoint import Checkpoint, RandomState, TrainingRecord, input_fingerprint
-from ddb.training.device import autocast, place, setup, uses_bf16
+from ddb.training.device import autocast, place, setup, to_device, uses_bf16
 from ddb.training.divergence import require_finite
 
 log = logging.getLogger("ddb.train_diffusion")
@@ -37,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
     p.add_argument("--out", required=True, type=Path, help="output model folder")
+    p.add_argument("--store", required=True, type=Path, help="image store folder of the metadata table at the diffusion resolution (build_image_store)")
     p.add_argument("--settings", default=None, help="JSON 'diffusion' settings (defaults: ddb/config.schema.yaml)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     return p.parse_args(argv)
@@ -49,10 +50,9 @@ def main(argv=None) -> None:
     device = setup(settings["seed"], args.threads)
 
     metadata = read_table(args.metadata, "metadata")
-    train = load_split(metadata, args.metadata.parent, "train", settings["image_size"])
+    train = load_split(metadata, args.store, "train")
     class_names = metadata.drop_duplicates("label").sort_values("label")["label_name"].tolist()
     num_classes = len(class_names)
-    clean_all = train.images.float().div(127.5).sub(1)  # uint8 -> [-1, 1]
     log.info("%d training images, %d classes, image size %d", len(train), num_classes, settings["image_size"])
 
     unet = place(build_unet(settings, num_classes), device, settings)
@@ -79,7 +79,7 @@ def main(argv=None) -> None:
     last_finite = None
     for step in range(first_step, settings["steps"] + 1):
         idx = next(batches)
-        clean_images = clean_all[idx].to(device)
+        clean_images = to_device(train.images[idx], device).float().div_(127.5).sub_(1)  # uint8 -> [-1, 1]
         labels = diffusion.drop_labels(train.labels[idx], settings["p_uncond"], num_classes, generator).to(device)
         with autocast(device, bf16):
             loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, generator)

@@ -30,6 +30,7 @@ rule train_amplifier:
 rule train_real_amplifier:
     input:
         metadata=rules.prepare_data.output.metadata,
+        store=native_store,
     output:
         model=directory("results/{dataset}/amplifier/{real_amplifier}/model"),
     log:
@@ -49,7 +50,7 @@ rule train_real_amplifier:
     message:
         "Training the ablation's amplifier of {wildcards.dataset} on real images ({wildcards.real_amplifier})"
     shell:
-        "python -m ddb.train_amplifier --real-metadata {input.metadata} --out {output.model}"
+        "python -m ddb.train_amplifier --real-metadata {input.metadata} --store {input.store} --out {output.model}"
         " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 
@@ -58,6 +59,7 @@ rule score_real:
     input:
         amplifier="results/{dataset}/amplifier/{amplifier}/model",
         metadata=rules.prepare_data.output.metadata,
+        store=amplifier_store,
     output:
         scores="results/{dataset}/amplifier/{amplifier}/scores.parquet",
     log:
@@ -76,5 +78,5 @@ rule score_real:
     message:
         "Scoring the real images of {wildcards.dataset} with the frozen {wildcards.amplifier} amplifier"
     shell:
-        "python -m ddb.score_real --amplifier {input.amplifier} --metadata {input.metadata}"
+        "python -m ddb.score_real --amplifier {input.amplifier} --metadata {input.metadata} --store {input.store}"
         " --out {output.scores} --threads {threads} > {log} 2>&1"

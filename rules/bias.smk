@@ -4,6 +4,7 @@
 rule train_bias_classifier:
     input:
         metadata=rules.prepare_data.output.metadata,
+        store=diffusion_store,
     output:
         model=directory("results/{dataset}/bias_classifier/model"),
     log:
@@ -12,7 +13,6 @@ rule train_bias_classifier:
         "results/benchmarks/train_bias_classifier/{dataset}.tsv"
     params:
         settings=bias_classifier_params,
-        image_size=synthetic_image_size,
         code=PLAN.stage_code("train_bias_classifier"),
     threads: 4
     resources:
@@ -24,7 +24,7 @@ rule train_bias_classifier:
     message:
         "Training the evaluation-only bias classifier of {wildcards.dataset}"
     shell:
-        "python -m ddb.train_bias_classifier --metadata {input.metadata} --image-size {params.image_size}"
+        "python -m ddb.train_bias_classifier --metadata {input.metadata} --store {input.store}"
         " --out {output.model} --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 
@@ -32,6 +32,7 @@ rule measure_real_bias:
     input:
         classifier=rules.train_bias_classifier.output.model,
         metadata=rules.prepare_data.output.metadata,
+        store=diffusion_store,
     output:
         share="results/{dataset}/bias_classifier/real_bias_share.json",
     log:
@@ -50,6 +51,7 @@ rule measure_real_bias:
         "Measuring how biased the real training split of {wildcards.dataset} is"
     shell:
         "python -m ddb.measure_bias --classifier {input.classifier} --metadata {input.metadata} --real"
+        " --store {input.store}"
         " --dataset {wildcards.dataset} --measured real --out {output.share} --threads {threads} > {log} 2>&1"
 
 

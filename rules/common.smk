@@ -33,6 +33,7 @@ wildcard_constraints:
     # a debiased-model run: the method, plus `/<sampling variant>` for methods using the synthetic amplifier
     run=PATTERNS["run"],
     seed=r"\d+",
+    resolution=r"native|\d+px",
     class_index=r"\d+",
     download="|".join(PLAN.downloads()),
 
@@ -65,8 +66,18 @@ def bias_classifier_params(wildcards):
     return canonical_json(PLAN.bias_classifier_section(wildcards.dataset))
 
 
-def synthetic_image_size(wildcards):
-    return PLAN.section(wildcards.dataset, "diffusion")["image_size"]
+def native_store(wildcards):
+    """The image store of the prepared images as they are: what the target models and real-data amplifiers see."""
+    return f"results/{wildcards.dataset}/data/store/native"
+
+
+def diffusion_store(wildcards):
+    """The image store at the diffusion model's resolution: what it, the synthetic amplifier and the bias classifier see."""
+    return f"results/{wildcards.dataset}/data/store/{PLAN.diffusion_resolution(wildcards.dataset)}"
+
+
+def amplifier_store(wildcards):
+    return f"results/{wildcards.dataset}/data/store/{PLAN.amplifier_resolution(wildcards.dataset, wildcards.amplifier)}"
 
 
 def method_settings_params(wildcards):

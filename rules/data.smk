@@ -84,3 +84,30 @@ rule prepare_data:
     shell:
         "python -m ddb.prepare_data --source {params.source} {params.raw} --settings {params.settings:q}"
         " --images {output.images} --metadata {output.metadata} > {log} 2>&1"
+
+
+# Decode every split once, at one resolution (native = as prepared; <n>px = the diffusion model's), into the image
+# store the stages read batch by batch: no stage holds a split in memory or decodes an image again.
+rule build_image_store:
+    input:
+        images=rules.prepare_data.output.images,
+        metadata=rules.prepare_data.output.metadata,
+    output:
+        store=directory("results/{dataset}/data/store/{resolution}"),
+    log:
+        "results/logs/build_image_store/{dataset}/{resolution}.log",
+    benchmark:
+        "results/benchmarks/build_image_store/{dataset}/{resolution}.tsv"
+    params:
+        code=PLAN.stage_code("build_image_store"),
+    threads: 1
+    resources:
+        mem_mb=sized("build_image_store", "mem_mb", 2000),
+        runtime=sized("build_image_store", "runtime", 240),
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Building the {wildcards.resolution} image store of {wildcards.dataset}"
+    shell:
+        "python -m ddb.build_image_store --metadata {input.metadata} --resolution {wildcards.resolution}"
+        " --out {output.store} > {log} 2>&1"

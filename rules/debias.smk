@@ -4,6 +4,7 @@ rule train_debiased:
     input:
         unpack(method_inputs),
         metadata=rules.prepare_data.output.metadata,
+        store=native_store,
     output:
         model=directory("results/{dataset}/debias/{run}/seed{seed}/model"),
     log:
@@ -26,6 +27,6 @@ rule train_debiased:
     message:
         "Training {wildcards.run} (seed {wildcards.seed}) on {wildcards.dataset}"
     shell:
-        "python -m ddb.train_debiased --method {params.method} --metadata {input.metadata}"
+        "python -m ddb.train_debiased --method {params.method} --metadata {input.metadata} --store {input.store}"
         " {params.method_inputs} --seed {wildcards.seed} --out {output.model}"
         " --settings {params.settings:q} --method-settings {params.method_settings:q} --threads {threads} > {log} 2>&1"

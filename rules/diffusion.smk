@@ -2,6 +2,7 @@
 rule train_diffusion:
     input:
         metadata=rules.prepare_data.output.metadata,
+        store=diffusion_store,
     output:
         model=directory("results/{dataset}/diffusion/model"),
     log:
@@ -21,7 +22,7 @@ rule train_diffusion:
     message:
         "Training the class-conditional diffusion model of {wildcards.dataset}"
     shell:
-        "python -m ddb.train_diffusion --metadata {input.metadata} --out {output.model}"
+        "python -m ddb.train_diffusion --metadata {input.metadata} --store {input.store} --out {output.model}"
         " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 

@@ -3,6 +3,7 @@ rule evaluate:
     input:
         model=rules.train_debiased.output.model,
         metadata=rules.prepare_data.output.metadata,
+        store=native_store,
     output:
         metrics="results/{dataset}/debias/{run}/seed{seed}/metrics.json",
     log:
@@ -21,7 +22,7 @@ rule evaluate:
     message:
         "Evaluating {wildcards.run} (seed {wildcards.seed}) on the {wildcards.dataset} test split"
     shell:
-        "python -m ddb.evaluate --model {input.model} --metadata {input.metadata}"
+        "python -m ddb.evaluate --model {input.model} --metadata {input.metadata} --store {input.store}"
         " --dataset {wildcards.dataset} {params.amplifier} --out {output.metrics} --threads {threads} > {log} 2>&1"
 
 

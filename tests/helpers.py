@@ -67,6 +67,22 @@ def tiny_with(work: Path, name: str, **changes) -> str:
     return name
 
 
+def prepared_shapes(root: Path, **settings) -> Path:
+    """prepare_data and the native image store of a small builtin_shapes set under ``root``; returns the metadata
+    table's path (the store is ``root/store/native``)."""
+    from ddb import build_image_store, prepare_data
+
+    prepare_data.main(["--source", "builtin_shapes", "--settings", json.dumps(settings), "--images",
+                       str(root / "images"), "--metadata", str(root / "metadata.parquet")])
+    build_image_store.main(["--metadata", str(root / "metadata.parquet"), "--resolution", "native", "--out",
+                            str(root / "store/native")])
+    return root / "metadata.parquet"
+
+
+def store_of(metadata: Path) -> str:
+    return str(metadata.parent / "store/native")
+
+
 # ---- archives and images ----
 def jpeg(image: Image.Image, quality: int = 95) -> bytes:
     buffer = io.BytesIO()

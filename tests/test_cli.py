@@ -8,10 +8,10 @@ from ddb.core import images
 
 def test_recipe_without_its_input_is_refused(capsys):
     with pytest.raises(SystemExit):
-        train_debiased.parse_args(["--method", "ddb_i", "--metadata", "m.parquet", "--out", "o"])
+        train_debiased.parse_args(["--method", "ddb_i", "--metadata", "m.parquet", "--store", "s", "--out", "o"])
     assert "ddb_i needs --scores" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        train_debiased.parse_args(["--method", "ddb_ii", "--metadata", "m.parquet", "--out", "o"])
+        train_debiased.parse_args(["--method", "ddb_ii", "--metadata", "m.parquet", "--store", "s", "--out", "o"])
     assert "ddb_ii needs --amplifier" in capsys.readouterr().err
 
 

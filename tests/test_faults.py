@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from ddb import collect, prepare_data, sample_synthetic, train_diffusion
+from ddb import collect, sample_synthetic, train_diffusion
 from ddb.algorithms.objective import Objective
 from ddb.algorithms.sampling import broken_samples
 from ddb.core.atomic import atomic_dir
-from ddb.core.images import ImageSet, load_split, load_synthetic
+from ddb.core.images import ImageSet, load_split, load_synthetic, write_store
 from ddb.core.integrity import DamagedArtifact, write_manifest
 from ddb.core.tables import read_table, write_table
 from ddb.datasets.common import DatasetError, square_image
@@ -24,16 +24,13 @@ from ddb.models.classifiers import load_classifier, save_classifier, small_cnn
 from ddb.training.checkpoint import Checkpoint
 from ddb.training.divergence import TrainingDiverged
 from ddb.training.loop import fit
-from helpers import byo, rows_for
+from helpers import byo, prepared_shapes, rows_for, store_of
 
 
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory):
-    root = tmp_path_factory.mktemp("shapes")
-    prepare_data.main(["--source", "builtin_shapes", "--settings",
-                       json.dumps({"num_classes": 3, "image_size": 16, "n_train": 30, "n_val": 9, "n_test": 9}),
-                       "--images", str(root / "images"), "--metadata", str(root / "metadata.parquet")])
-    return root / "metadata.parquet"
+    return prepared_shapes(tmp_path_factory.mktemp("shapes"), num_classes=3, image_size=16, n_train=30, n_val=9,
+                           n_test=9)
 
 
 def damage(path, at=None, length=2048):
@@ -80,7 +77,7 @@ def test_diffusion_training_that_diverges_writes_no_model(shapes, tmp_path, monk
     settings = {"image_size": 16, "block_out_channels": [8, 16], "norm_num_groups": 4, "num_train_timesteps": 20,
                 "steps": 6, "batch_size": 4, "lr": 1e-3}
     with pytest.raises(TrainingDiverged, match="the diffusion model diverged at step 3.*lower diffusion.lr"):
-        train_diffusion.main(["--metadata", str(shapes), "--out", str(tmp_path / "model"), "--settings",
+        train_diffusion.main(["--metadata", str(shapes), "--store", store_of(shapes), "--out", str(tmp_path / "model"), "--settings",
                               json.dumps(settings)])
     assert not (tmp_path / "model").exists() and not list(tmp_path.glob(".model.tmp-*"))
 
@@ -139,7 +136,7 @@ def test_a_damaged_checkpoint_is_moved_aside_and_training_starts_afresh(tmp_path
 
 
 # ---- finished artifacts read by a later stage ----
-def test_an_image_edited_or_deleted_after_prepare_data_stops_the_reading_stage(shapes):
+def test_an_image_edited_or_deleted_after_prepare_data_stops_the_reading_stage(shapes, tmp_path):
     table = read_table(shapes, "metadata")
     image = shapes.parent / table["path"].iloc[3]
     original = image.read_bytes()
@@ -147,13 +144,35 @@ def test_an_image_edited_or_deleted_after_prepare_data_stops_the_reading_stage(s
         Image.new("RGB", (16, 16), (1, 2, 3)).save(image)
         with pytest.raises(DamagedArtifact, match=f"{image}: changed after it was written.*snakemake --force "
                                                   f".*images"):
-            load_split(table, shapes.parent, "train")
+            write_store(table, shapes.parent, tmp_path, None)
         image.unlink()
         with pytest.raises(DamagedArtifact, match="missing"):
-            load_split(table, shapes.parent, "train")
+            write_store(table, shapes.parent, tmp_path, None)
     finally:
         image.write_bytes(original)
-    assert len(load_split(table, shapes.parent, "train")) == 30
+    assert len(load_split(table, store_of(shapes), "train")) == 30
+
+
+@pytest.mark.parametrize("fault", ["overwritten", "truncated", "deleted", "other_table"])
+def test_a_damaged_or_foreign_image_store_stops_the_reading_stage(shapes, tmp_path, fault):
+    table = read_table(shapes, "metadata")
+    store = tmp_path / "store"
+    write_store(table, shapes.parent, store, 8)
+    assert load_split(table, store, "val").images[[0, 1]].shape == (2, 3, 8, 8)
+    if fault == "overwritten":
+        damage(store / "train.npy", length=16)
+        expected = "train.npy: changed after it was written"
+    elif fault == "truncated":
+        (store / "train.npy").write_bytes((store / "train.npy").read_bytes()[:-100])
+        expected = "train.npy: holds uint8 .* the store recorded"
+    elif fault == "deleted":
+        (store / "train.npy").unlink()
+        expected = "train.npy: missing"
+    else:  # a store built from another version of the dataset
+        table = table.assign(sample_id=table["sample_id"].str.upper())
+        expected = "not the metadata table's"
+    with pytest.raises(DamagedArtifact, match=f"{expected}.*snakemake --force {store}"):
+        load_split(table, store, "train")
 
 
 def test_a_deleted_or_added_synthetic_image_stops_the_amplifier(tmp_path):

@@ -12,20 +12,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ddb import prepare_data
-from helpers import ENV, REPO
+from helpers import ENV, REPO, prepared_shapes, store_of
 
 pytestmark = pytest.mark.slow  # real stage runs (make test-fast leaves them out)
 
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    prepare_data.main(["--source", "builtin_shapes", "--settings",
-                       json.dumps({"num_classes": 3, "image_size": 16, "n_train": 90, "n_val": 18, "n_test": 18,
-                                   "conflicting_ratio": 0.05}),
-                       "--images", str(root / "images"), "--metadata", str(root / "metadata.parquet")])
-    return root / "metadata.parquet"
+    return prepared_shapes(tmp_path_factory.mktemp("data"), num_classes=3, image_size=16, n_train=90, n_val=18,
+                           n_test=18, conflicting_ratio=0.05)
 
 
 def run_stage(args, out: Path, kill_at_checkpoint: bool = False, checkpoint_name: str = "checkpoint") -> str:
@@ -56,7 +51,7 @@ def tensors(path: Path) -> dict:
 @pytest.mark.parametrize("method", ["erm", "lff", "groupdro_oracle"])
 def test_killed_classifier_training_resumes_to_the_same_weights(tiny_data, tmp_path, method):
     settings = json.dumps({"steps": 120, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20})
-    args = lambda out: ["ddb.train_debiased", "--method", method, "--metadata", str(tiny_data), "--seed", "3",
+    args = lambda out: ["ddb.train_debiased", "--method", method, "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--seed", "3",
                         "--out", str(out), "--settings", settings, "--threads", "1"]
     run_stage(args(tmp_path / "straight"), tmp_path / "straight")
     run_stage(args(tmp_path / "resumed"), tmp_path / "resumed", kill_at_checkpoint=True)
@@ -69,7 +64,7 @@ def test_killed_classifier_training_resumes_to_the_same_weights(tiny_data, tmp_p
 
 def test_jtt_killed_after_identification_resumes_without_training_it_again(tiny_data, tmp_path):
     settings = json.dumps({"steps": 60, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20})
-    args = lambda out: ["ddb.train_debiased", "--method", "jtt", "--metadata", str(tiny_data), "--seed", "1",
+    args = lambda out: ["ddb.train_debiased", "--method", "jtt", "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--seed", "1",
                         "--out", str(out), "--settings", settings, "--method-settings", '{"identification_epochs": 2}',
                         "--threads", "1"]
     run_stage(args(tmp_path / "straight"), tmp_path / "straight")
@@ -86,7 +81,7 @@ def test_killed_diffusion_training_resumes_to_the_same_weights(tiny_data, tmp_pa
     settings = json.dumps({"image_size": 16, "block_out_channels": [8, 16], "norm_num_groups": 4,
                            "num_train_timesteps": 50, "steps": 100, "batch_size": 8, "warmup_steps": 5,
                            "log_every": 10, "checkpoint_every": 10, "dropout": 0.1})
-    args = lambda out: ["ddb.train_diffusion", "--metadata", str(tiny_data), "--out", str(out), "--settings", settings,
+    args = lambda out: ["ddb.train_diffusion", "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--out", str(out), "--settings", settings,
                         "--threads", "1"]
     run_stage(args(tmp_path / "straight"), tmp_path / "straight")
     run_stage(args(tmp_path / "resumed"), tmp_path / "resumed", kill_at_checkpoint=True)
@@ -98,7 +93,7 @@ def test_killed_diffusion_training_resumes_to_the_same_weights(tiny_data, tmp_pa
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(tiny_data, tmp_path):
     base = {"steps": 300, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20}
-    args = lambda s: ["ddb.train_debiased", "--method", "erm", "--metadata", str(tiny_data), "--out",
+    args = lambda s: ["ddb.train_debiased", "--method", "erm", "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--out",
                       str(tmp_path / "m"), "--settings", json.dumps(s), "--threads", "1"]
     run_stage(args(base), tmp_path / "m", kill_at_checkpoint=True)
     log = run_stage(args({**base, "lr": 0.002}), tmp_path / "m")
@@ -111,10 +106,10 @@ def test_same_seed_gives_identical_scores(tiny_data, tmp_path):
     scores = []
     for run in ("a", "b"):
         amp = tmp_path / run / "amplifier"
-        subprocess.run([sys.executable, "-m", "ddb.train_amplifier", "--real-metadata", str(tiny_data), "--out",
+        subprocess.run([sys.executable, "-m", "ddb.train_amplifier", "--real-metadata", str(tiny_data), "--store", store_of(tiny_data), "--out",
                         str(amp), "--settings", '{"epochs": 2, "batch_size": 16}', "--threads", "1"],
                        cwd=REPO, env=ENV, check=True, capture_output=True)
-        subprocess.run([sys.executable, "-m", "ddb.score_real", "--amplifier", str(amp), "--metadata", str(tiny_data),
+        subprocess.run([sys.executable, "-m", "ddb.score_real", "--amplifier", str(amp), "--metadata", str(tiny_data), "--store", store_of(tiny_data),
                         "--out", str(tmp_path / run / "scores.parquet"), "--threads", "1"],
                        cwd=REPO, env=ENV, check=True, capture_output=True)
         scores.append(read_table(tmp_path / run / "scores.parquet", "scores"))
@@ -122,7 +117,7 @@ def test_same_seed_gives_identical_scores(tiny_data, tmp_path):
 
 
 def test_killed_amplifier_training_resumes_to_the_same_weights(tiny_data, tmp_path):
-    args = lambda out: ["ddb.train_amplifier", "--real-metadata", str(tiny_data), "--out", str(out), "--settings",
+    args = lambda out: ["ddb.train_amplifier", "--real-metadata", str(tiny_data), "--store", store_of(tiny_data), "--out", str(out), "--settings",
                         '{"epochs": 60, "batch_size": 16}', "--threads", "1"]
     run_stage(args(tmp_path / "straight"), tmp_path / "straight")
     run_stage(args(tmp_path / "resumed"), tmp_path / "resumed", kill_at_checkpoint=True)
@@ -133,7 +128,7 @@ def test_killed_amplifier_training_resumes_to_the_same_weights(tiny_data, tmp_pa
 
 def test_a_checkpoint_damaged_on_disk_is_moved_aside_and_the_rerun_succeeds(tiny_data, tmp_path):
     settings = json.dumps({"steps": 120, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20})
-    args = lambda out: ["ddb.train_debiased", "--method", "erm", "--metadata", str(tiny_data), "--seed", "3",
+    args = lambda out: ["ddb.train_debiased", "--method", "erm", "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--seed", "3",
                         "--out", str(out), "--settings", settings, "--threads", "1"]
     run_stage(args(tmp_path / "straight"), tmp_path / "straight")
     run_stage(args(tmp_path / "m"), tmp_path / "m", kill_at_checkpoint=True)

@@ -55,5 +55,5 @@ def test_the_card_command_submits_the_pipeline_through_slurm(tmp_path):
     assert set(GPU_RULES) | {"prepare_data", "evaluate", "evaluate_amplifier", "measure_real_bias",
                              "measure_synthetic_bias"} <= ran_on_slurm
     assert "collect" not in ran_on_slurm  # a local rule
-    assert len(submitted) == 32 == len(slurm_logs)  # the 39 jobs of the tiny run but the 7 local ones
+    assert len(submitted) == 34 == len(slurm_logs)  # the 41 jobs of the tiny run but the 7 local ones
     assert (work / "results/tables/summary.csv").exists()

@@ -79,10 +79,10 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
     assert "±" in (res / "tables/summary_mean.md").read_text()
     assert pd.read_csv(res / "tables/summary_mean.csv")["n_seeds"].eq(1).all()
     logs = list((res / "logs").rglob("*.log"))
-    assert len(logs) == 39 and all(log.stat().st_size > 0 for log in logs)
+    assert len(logs) == 41 and all(log.stat().st_size > 0 for log in logs)
     # every log opens with the stage's resolved configuration
     assert all("resolved config: {" in log.read_text().splitlines()[0] for log in logs)
-    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 39
+    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 41
     assert not list(res.rglob("*.tmp-*"))  # no half-written leftovers
 
 
@@ -183,7 +183,7 @@ def test_pseudo_group_selection_reads_amplifier_scores_and_is_recorded(workflow_
     res = workflow_copy / "results/shapes"
     settings = json.dumps({"steps": 3, "batch_size": 16, "eval_every": 3, "selection": "label_free_pseudo_group"})
     subprocess.run([sys.executable, "-m", "ddb.train_debiased", "--method", "erm", "--metadata",
-                    str(res / "data/metadata.parquet"), "--selection-scores",
+                    str(res / "data/metadata.parquet"), "--store", str(res / "data/store/native"), "--selection-scores",
                     str(res / "amplifier/synthetic/base/scores.parquet"), "--out", str(tmp_path / "model"),
                     "--settings", settings], check=True, env=ENV, cwd=workflow_copy, capture_output=True)
     selection = json.loads((tmp_path / "model/selection.json").read_text())
@@ -200,7 +200,7 @@ def test_pseudo_group_selection_reads_amplifier_scores_and_is_recorded(workflow_
           "measure_synthetic_bias": 2, "plot_bias_amplification": 1, **RUN_FIGURES}),
         # a ratio sweep is a whole new dataset per value
         ({"conflicting_ratio": [0.2]},
-         {"prepare_data": 1, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
+         {"prepare_data": 1, "build_image_store": 2, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
           "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
           "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
           **SYNTHETIC_BIAS}),
@@ -220,12 +220,12 @@ def test_sweeps_add_exactly_their_runs(workflow_copy, sweeps, expected):
 
 
 # ---- code edits: the edit matrix (dry runs of the finished tiny run after each edit) ----
-ALL_JOBS = {"prepare_data": 1, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
+ALL_JOBS = {"prepare_data": 1, "build_image_store": 2, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
             "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
             "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
             **SYNTHETIC_BIAS}
 # every classifier (both amplifiers, every run) and what reads them; not the diffusion model or its samples
-CLASSIFIERS_ONWARD = {k: v for k, v in ALL_JOBS.items() if k not in ("prepare_data", "train_diffusion",
+CLASSIFIERS_ONWARD = {k: v for k, v in ALL_JOBS.items() if k not in ("prepare_data", "build_image_store", "train_diffusion",
                                                                      "sample_synthetic", "plot_synthetic_vs_real")}
 # the diffusion model and what descends from it: the synthetic amplifier and the runs that use it
 DIFFUSION_ONWARD = {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
@@ -270,6 +270,10 @@ def test_comment_docstring_and_formatting_edits_of_every_module_rerun_nothing(wo
 @pytest.mark.parametrize(("module", "expected"), [
     ("ddb/datasets/builtin_shapes.py", ALL_JOBS),  # this dataset's builder: its whole chain
     ("ddb/datasets/waterbirds.py", {}),  # another dataset's builder: nothing here
+    # the image store's builder: every job that reads a store, not the dataset's preparation
+    ("ddb/build_image_store.py", {k: v for k, v in ALL_JOBS.items() if k != "prepare_data"}),
+    # the target models' augmentation: their runs, not the amplifiers or the diffusion model
+    ("ddb/training/augmentation.py", {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
     ("ddb/models/classifiers.py", CLASSIFIERS_ONWARD),
     ("ddb/training/loop.py", CLASSIFIERS_ONWARD),
     ("ddb/models/unet.py", DIFFUSION_ONWARD),
@@ -341,6 +345,28 @@ def test_every_preset_plans_a_full_dag(preset, tmp_path):
                            str(REPO / "configs" / preset)], capture_output=True, text=True, env=ENV, cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert re.search(r"^train_diffusion\s+\d+", proc.stdout, re.M) and re.search(r"^collect\s+1", proc.stdout, re.M)
+
+
+@pytest.mark.parametrize(("preset", "dataset", "prepared", "crop"), [
+    ("celeba.yaml", "celeba", 224, {"crop_size": 224, "crop_scale": [0.7, 1.0], "crop_ratio": [1.0, 4 / 3]}),
+    ("imagenet9.yaml", "imagenet9", 256, {"crop_size": 224, "crop_scale": [0.08, 1.0], "crop_ratio": [0.75, 4 / 3]}),
+])
+def test_celeba_and_imagenet9_presets_train_the_target_model_at_224_px(preset, dataset, prepared, crop, tmp_path):
+    """The protocols' resolution: images prepared at 224 (CelebA) or 256 (ImageNet-9) px and read from the native
+    store, random resized crops of 224 px for the target model; the diffusion model keeps its 64 px store."""
+    proc = subprocess.run([*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "-p", "--configfile",
+                           str(REPO / "configs" / preset)], capture_output=True, text=True, env=ENV, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    commands = {line.split("python -m ")[1].split()[0]: line for line in proc.stdout.splitlines()
+                if line.startswith("Shell command: python -m ddb.")}
+    prepare_settings = json.loads(commands["ddb.prepare_data"].split("--settings '")[1].split("'")[0])
+    assert prepare_settings["image_size"] == prepared
+    training = commands["ddb.train_debiased"]
+    assert f"--store results/{dataset}/data/store/native " in training
+    settings = json.loads(training.split("--settings '")[1].split("'")[0])
+    assert settings["augmentation"] == "resized_crop" and settings["arch"].startswith("resnet")
+    assert {key: settings[key] for key in crop} == crop
+    assert f"--store results/{dataset}/data/store/64px " in commands["ddb.train_diffusion"]
 
 
 def test_downloaded_and_own_datasets_plan_and_prepare_through_the_workflow(file_server, tmp_path):

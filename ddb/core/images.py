@@ -1,13 +1,16 @@
-"""Images of a metadata table (or a synthetic folder) decoded once into uint8 tensors kept in memory.
+"""Images for the stages: the real splits read a batch at a time from the image store (ddb/core/store.py), which
+``write_store`` fills once per dataset and resolution from the prepared image folder; synthetic sets (a few
+thousand small images) decoded once into uint8 tensors kept in memory.
 
-Small benchmark images fit in memory many times over; decoding each PNG once per stage instead of once per
-epoch is what keeps the CPU stages fast. Every file is checked against its folder's manifest first
-(ddb/core/integrity.py): an image edited or deleted after its stage wrote it stops the reading stage.
+Every prepared or synthetic file is checked against its folder's manifest when read (ddb/core/integrity.py): an
+image edited or deleted after its stage wrote it stops the reading stage.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,17 +20,26 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from ddb.core.integrity import read_checked, require_complete
+from ddb.core.integrity import read_checked, require_complete, write_manifest
+from ddb.core.logs import Progress
+from ddb.core.store import STORE_INFO, SplitWriter, StoredImages, open_split, sample_ids_digest
+
+log = logging.getLogger("ddb.images")
 
 
 @dataclass
 class ImageSet:
-    images: torch.Tensor  # (N, 3, H, W) uint8
+    images: torch.Tensor | StoredImages  # (N, 3, H, W) uint8: in memory, or read from the store batch by batch
     labels: torch.Tensor  # (N,) int64
     sample_ids: list[str]
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def subset(self, index: torch.Tensor) -> "ImageSet":
+        """Some rows; a stored split stays on disk (a view), an in-memory one is copied."""
+        images = self.images.subset(index) if isinstance(self.images, StoredImages) else self.images[index]
+        return ImageSet(images, self.labels[index], [self.sample_ids[i] for i in index.tolist()])
 
 
 def load_image(path: Path, size: int | None, data: bytes | None = None) -> np.ndarray:
@@ -47,14 +59,37 @@ def stack(arrays: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
-def load_split(metadata: pd.DataFrame, root: Path, split: str, size: int | None = None) -> ImageSet:
-    """All images of ``split`` (rows in table order), read relative to ``root`` (the metadata's folder)."""
+def load_split(metadata: pd.DataFrame, store: Path, split: str) -> ImageSet:
+    """The images of ``split`` (rows in table order) in the image ``store`` folder, checked against the table."""
     rows = metadata[metadata["split"] == split]
     if rows.empty:
-        raise ValueError(f"the metadata table under {root} has no {split!r} rows")
-    folder = root / Path(rows["path"].iloc[0]).parts[0]  # the image folder prepare_data wrote, with its manifest
-    images = stack([load_image(f, size, read_checked(folder, f)) for f in (root / p for p in rows["path"])])
+        raise ValueError(f"the metadata table has no {split!r} rows (store {store})")
+    images = open_split(store, metadata, split)
     return ImageSet(images, torch.tensor(rows["label"].to_numpy(), dtype=torch.int64), rows["sample_id"].tolist())
+
+
+def write_store(metadata: pd.DataFrame, root: Path, out: Path, size: int | None) -> dict:
+    """Decode every image of the table (paths relative to ``root``, the metadata's folder) once, resized to
+    ``size`` (None: as prepared), into the store folder ``out``, split by split; returns the store's record."""
+    splits, digests = {}, {}
+    out.mkdir(parents=True, exist_ok=True)
+    for split, rows in metadata.groupby("split", sort=False):
+        folder = root / Path(rows["path"].iloc[0]).parts[0]  # the image folder prepare_data wrote, with its manifest
+        files = [root / p for p in rows["path"]]
+        first = load_image(files[0], size, read_checked(folder, files[0]))
+        writer = SplitWriter(out / f"{split}.npy", len(files), (3, *first.shape[:2]))
+        progress = Progress(len(files), max(1, len(files) // 20), f"store {split}")
+        for i, f in enumerate(files):
+            writer.write((first if i == 0 else load_image(f, size, read_checked(folder, f))).transpose(2, 0, 1))
+            progress(i + 1)
+        digests[f"{split}.npy"] = writer.close()
+        splits[split] = {"count": len(files), "shape": list(writer.shape),
+                         "sample_ids_sha256": sample_ids_digest(rows["sample_id"])}
+        log.info("%s: %d images of %s", split, len(files), "x".join(map(str, writer.shape[1:])))
+    record = {"resolution": "native" if size is None else f"{size}px", "splits": splits}
+    (out / STORE_INFO).write_text(json.dumps(record, indent=2))
+    write_manifest(out, known=digests)
+    return record
 
 
 def load_synthetic(class_dirs: list[Path], size: int | None = None) -> ImageSet:

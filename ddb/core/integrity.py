@@ -39,10 +39,13 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def write_manifest(folder: Path, pattern: str = "**/*") -> int:
-    """Write ``folder/MANIFEST.sha256`` over the files matching ``pattern``; returns their number."""
+def write_manifest(folder: Path, pattern: str = "**/*", known: dict[str, str] | None = None) -> int:
+    """Write ``folder/MANIFEST.sha256`` over the files matching ``pattern``; returns their number. ``known`` maps
+    relative names to digests the writer computed as it wrote (large files are not read again)."""
     files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.name != MANIFEST)
-    lines = [f"{file_digest(p)}  {p.relative_to(folder).as_posix()}\n" for p in files]
+    known = known or {}
+    lines = [f"{known.get(name) or file_digest(p)}  {name}\n"
+             for p, name in ((p, p.relative_to(folder).as_posix()) for p in files)]
     (folder / MANIFEST).write_text("".join(lines))
     return len(files)
 
@@ -81,6 +84,18 @@ def read_checked(folder: Path, path: Path) -> bytes:
     elif hashlib.sha256(data).hexdigest() != manifest[name]:
         raise damaged(folder / name, "changed after it was written (its sha256 differs from the manifest's)", folder)
     return data
+
+
+def check_streamed(folder: Path, path: Path) -> None:
+    """:func:`read_checked` for a file too large to hold in memory (an image store): its digest is computed in
+    blocks and nothing is returned."""
+    folder = Path(folder)
+    name = Path(path).relative_to(folder).as_posix()
+    manifest = _manifest(folder)
+    if manifest is None or name not in manifest:
+        raise damaged(folder / name, f"not listed in {folder / MANIFEST}", folder)
+    if file_digest(folder / name) != manifest[name]:
+        raise damaged(folder / name, "changed after it was written (its sha256 differs from the manifest's)", folder)
 
 
 def require_complete(folder: Path, files: list[Path]) -> None:

@@ -18,6 +18,7 @@ from torch import nn
 from torchvision import models as tv_models
 
 from ddb.core.integrity import damaged, verify_files
+from ddb.training.device import to_device
 
 log = logging.getLogger("ddb.models")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -112,11 +113,15 @@ def load_classifier(folder: Path, device: torch.device | str = "cpu") -> tuple[n
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images_uint8: torch.Tensor, device, batch_size: int = 512) -> torch.Tensor:
-    """Logits (N, K) on CPU for uint8 images (N, 3, H, W), model in eval mode."""
+def predict_logits(model: nn.Module, images_uint8, device, batch_size: int = 512, view=None) -> torch.Tensor:
+    """Logits (N, K) on CPU for uint8 images (N, 3, H, W): a tensor, or a stored split read ``batch_size`` images at
+    a time. ``view`` (ddb/training/augmentation.py ``eval_view``) turns each batch into what the model sees, on the
+    device. The model is in eval mode meanwhile."""
     was_training = model.training
     model.eval()
-    out = [model(images_uint8[i : i + batch_size].to(device).float().div_(255)).float().cpu()
-           for i in range(0, len(images_uint8), batch_size)]
+    out = []
+    for i in range(0, len(images_uint8), batch_size):
+        batch = to_device(images_uint8[i : i + batch_size], device)
+        out.append(model((view(batch) if view is not None else batch).float().div_(255)).float().cpu())
     model.train(was_training)
     return torch.cat(out)

@@ -53,3 +53,11 @@ def place(model: nn.Module, device: torch.device, settings: dict) -> nn.Module:
     the weights' format from the first convolution on)."""
     model = model.to(device)
     return model.to(memory_format=torch.channels_last) if settings.get("channels_last") else model
+
+
+def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A uint8 batch read on the host, on ``device``: through pinned memory and an asynchronous copy to a GPU (the
+    host reads the next batch meanwhile), as it is on a CPU."""
+    if device.type == "cuda":
+        return batch.pin_memory().to(device, non_blocking=True)
+    return batch.to(device)

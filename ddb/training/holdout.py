@@ -25,10 +25,6 @@ from ddb.training.loop import fit, new_classifier
 log = logging.getLogger("ddb.training")
 
 
-def subset(data: ImageSet, index: torch.Tensor) -> ImageSet:
-    return ImageSet(data.images[index], data.labels[index], [data.sample_ids[i] for i in index.tolist()])
-
-
 def train_with_holdout(data: ImageSet, num_classes: int, settings: dict, device: torch.device, out: Path,
                        info: dict, fingerprint: dict, what: str, lr_setting: str) -> None:
     """Train a fresh classifier of ``settings`` on ``data`` for ``settings["epochs"]`` epochs, holding out
@@ -37,8 +33,7 @@ def train_with_holdout(data: ImageSet, num_classes: int, settings: dict, device:
     generator = torch.Generator().manual_seed(settings["seed"])
     order = torch.randperm(len(data), generator=generator)
     n_holdout = int(round(settings["holdout_fraction"] * len(data)))
-    holdout, train = subset(data, order[:n_holdout]), subset(data, order[n_holdout:])
-    del data  # the two subsets hold copies
+    holdout, train = data.subset(order[:n_holdout]), data.subset(order[n_holdout:])
     log.info("%s: %d images (%d classes, %d px): %d train, %d held out", what, len(train) + len(holdout),
              num_classes, train.images.shape[-1], len(train), len(holdout))
 

@@ -26,7 +26,7 @@ from ddb.core.logs import Progress
 from ddb.models.classifiers import build_classifier
 from ddb.training.batches import BatchSampler
 from ddb.training.checkpoint import Checkpoint, RandomState, TrainingRecord
-from ddb.training.device import autocast, place, uses_bf16
+from ddb.training.device import autocast, place, to_device, uses_bf16
 from ddb.training.divergence import require_finite
 
 log = logging.getLogger("ddb.training")
@@ -42,20 +42,6 @@ def build_optimizer(params, settings: dict) -> torch.optim.Optimizer:
 def new_classifier(settings: dict, num_classes: int, device: torch.device) -> nn.Module:
     """A freshly initialised classifier of a stage's ``settings`` (arch, pretrained, channels_last) on ``device``."""
     return place(build_classifier(settings["arch"], num_classes, settings["pretrained"]), device, settings)
-
-
-def augment(images: torch.Tensor, generator: torch.Generator, max_shift: int) -> torch.Tensor:
-    """Random translation by up to ``max_shift`` pixels (reflect padding) and horizontal flip, per sample.
-
-    Works on a (B, C, H, W) batch of any dtype; draws only from ``generator``."""
-    b, _, h, w = images.shape
-    flip = torch.rand(b, generator=generator) < 0.5
-    images = torch.where(flip[:, None, None, None].to(images.device), images.flip(-1), images)
-    if max_shift <= 0:
-        return images
-    padded = torch.nn.functional.pad(images.float(), (max_shift,) * 4, mode="reflect").to(images.dtype)
-    dy, dx = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).tolist()
-    return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
 
 
 class BestKeeper:
@@ -89,15 +75,16 @@ class BestKeeper:
 
 def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator: torch.Generator,
         device: torch.device, *, eval_every: int, objective: Objective | None = None,
-        validate: Callable[[nn.Module], tuple[float, dict]] | None = None, augment_shift: int = -1,
+        validate: Callable[[nn.Module], tuple[float, dict]] | None = None,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         checkpoint: Checkpoint | None = None, what: str = "train", lr_setting: str = "classifier.lr",
         patience: int = 0) -> tuple[BestKeeper, list[dict]]:
     """Train ``model`` for at most ``steps`` steps on ``train``; ``settings`` gives batch_size, optimizer, lr,
     weight_decay and precision. ``validate(model) -> (score, logged values)`` runs every ``eval_every`` steps and
     the best-scoring weights are kept (higher is better); without it, the last weights. ``patience`` > 0 stops
-    training after that many evaluations without a better score. ``augment_shift`` >= 0 turns on shift + flip
-    augmentation. A non-finite loss or gradient norm stops the stage (``lr_setting`` names the config key to
-    lower). Returns the kept weights (``BestKeeper``) and the logged rows (the last row's step: steps trained)."""
+    training after that many evaluations without a better score. ``augment`` (ddb/training/augmentation.py)
+    transforms each uint8 batch on the device before it is scaled to [0, 1]. A non-finite loss or gradient norm
+    stops the stage (``lr_setting`` names the config key to lower). Returns the kept weights (``BestKeeper``) and the logged rows (the last row's step: steps trained)."""
     objective = objective or Objective()
     params = [*model.parameters(), *(p for m in objective.extra_modules for p in m.parameters())]
     optimizer = build_optimizer(params, settings)
@@ -119,10 +106,10 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
     update_norms = []  # per step, left on the device: summed once per logged row
     for step in range(first_step, steps + 1):
         idx = next(batches)
-        images = train.images[idx]
-        if augment_shift >= 0:
-            images = augment(images, generator, augment_shift)
-        images = images.to(device).float().div_(255)
+        images = to_device(train.images[idx], device)  # read from the store (or memory), augmented on the device
+        if augment is not None:
+            images = augment(images)
+        images = images.float().div_(255)
         labels = train.labels[idx].to(device)
         with autocast(device, bf16):
             per_sample_ce = F.cross_entropy(model(images), labels, reduction="none")

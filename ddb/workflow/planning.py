@@ -196,6 +196,16 @@ class Plan:
         """The evaluation-only bias classifier: the amplifier section with the ``bias_classifier`` changes."""
         return self.section(dataset, "amplifier") | self.section(dataset, "bias_classifier")
 
+    # ---- image stores: results/<dataset>/data/store/<resolution> ----
+    def diffusion_resolution(self, dataset: str) -> str:
+        """The store the diffusion model trains on, which the synthetic amplifier and the bias classifier see too."""
+        return f"{self.section(dataset, 'diffusion')['image_size']}px"
+
+    def amplifier_resolution(self, dataset: str, amplifier: str) -> str:
+        """The store an amplifier scores: the real images as prepared for a real-data amplifier (it trained on
+        them), at the synthetic images' resolution for one trained on a synthetic set."""
+        return "native" if amplifier.startswith("real") else self.diffusion_resolution(dataset)
+
     def measures_bias(self, dataset: str) -> bool:
         """Whether rho is measured for the dataset: it has bias labels and some method uses a synthetic set."""
         return bool(self.synthetic_methods) and datasets.source(self.source(dataset)).has_bias_labels(
