@@ -3,7 +3,9 @@
 
 import json
 
-from ddb.tools import bench
+import pytest
+
+from ddb.tools import bench, gpu_check
 
 
 def test_bench_writes_a_table_with_ratios_against_the_baseline(tmp_path, capsys):
@@ -22,7 +24,8 @@ def test_bench_writes_a_table_with_ratios_against_the_baseline(tmp_path, capsys)
         "fp32, batched CFG, batch 2", "fp32, unbatched CFG, batch 2", "fp32, batched CFG, batch 1",
         "bf16, batched CFG, batch 2"]
     loading = [r["variant"] for r in rows if r["group"] == "data_loading"]
-    assert loading == ["decode per epoch, 0 workers", "decode per epoch, 1 workers", "decoded uint8 cache (ddb)"]
+    assert loading == ["decode per epoch, 0 workers", "decode per epoch, 1 workers",
+                       "decoded uint8 cache in memory (ddb before the store)", "image store, batches read from disk (ddb)"]
     for row in rows:
         assert row["images_per_s"] > 0 and row["s_min"] <= row["s_per_call"] <= row["s_max"]
         assert row["peak_mb"] > 0 and 0 <= row["peak_added_mb"] <= row["peak_mb"]
@@ -32,3 +35,22 @@ def test_bench_writes_a_table_with_ratios_against_the_baseline(tmp_path, capsys)
         assert abs(row["vs_baseline"] - row["images_per_s"] / first[row["config"]]["images_per_s"]) < 1e-9
     text = out.with_suffix(".md").read_text()
     assert text.startswith("# ddb benchmark on") and "| sampling" in text and text in capsys.readouterr().out
+
+
+@pytest.mark.slow  # a ResNet-50 at 224 px on the CPU: about a minute
+def test_gpu_check_runs_end_to_end_on_the_cpu_at_tiny_sizes(tmp_path):
+    """The check prepared for a lent GPU (python -m ddb.tools.gpu_check) runs its whole code path here first."""
+    out = tmp_path / "gpu_check.json"
+    gpu_check.main(["--tiny", "--device", "cpu", "--out", str(out), "--workers", "1"])
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert result["machine"]["device_name"] and out.with_suffix(".md").read_text().startswith("# ddb benchmark on")
+    assert {r["group"] for r in rows} == {"diffusion_train", "sampling", "input_pipeline"}
+    assert [r["variant"] for r in rows if r["group"] == "diffusion_train"] == [
+        "fp32", "bf16", "fp32+channels_last", "bf16+channels_last"]  # + torch.compile on a GPU
+    assert {r["config"].split(", ")[1] for r in rows if r["group"] == "sampling"} == {
+        "dpmsolver++ 20 steps", "ddpm 1000 steps"}
+    assert [r["variant"].split(", ", 1)[1] for r in rows if r["group"] == "input_pipeline"] == [
+        "tensors already on the device (the limit)", "store, crop on the device (ddb)",
+        "store, crop in 1 DataLoader workers, pinned"]
+    assert all(r["images_per_s"] > 0 and r["peak_mb"] > 0 for r in rows)

@@ -8,7 +8,11 @@ Measures, after warm-up, the median over ``--repeats`` timed repeats (min and ma
 - diffusion training (images/s) for the ``tiny`` UNet (config.yaml) and the ``paper`` UNet (configs/paper.yaml);
 - sampling (images/s) per scheduler and step count, batched vs unbatched classifier-free guidance;
 - amplifier training and scoring (images/s) for small_cnn and resnet18;
-- data loading (images/s): PNG decoding per epoch through a DataLoader (0 / N workers) vs the decoded uint8 cache;
+- data loading (images/s): PNG decoding per epoch through a DataLoader (0 / N workers) vs a decoded uint8 cache
+  in memory vs the image store read batch by batch (what the stages do);
+- the input pipeline (images/s): target-model training (ResNet-50, 224 px) on batches read from an image store and
+  augmented with the protocol's RandomResizedCrop on the device (what the stages do), or in DataLoader workers
+  into pinned memory, vs the same model on tensors already on the device (the limit: no input pipeline at all);
 
 with variants fp32 / bf16 autocast / channels_last, and torch.compile on a GPU. Each row has the peak memory of
 its measurement (GPU: allocated by torch; CPU: the process's resident high-water mark, reset before each row to
@@ -42,16 +46,20 @@ from PIL import Image
 from ddb.algorithms import diffusion, sampling
 from ddb.core.atomic import write_text
 from ddb.core.images import load_image
+from ddb.core.store import SplitWriter, StoredImages
 from ddb.core.logs import start_stage
 from ddb.core.settings import resolve_settings
 from ddb.datasets import builtin_shapes
 from ddb.models.classifiers import build_classifier, predict_logits
 from ddb.models.unet import build_unet
-from ddb.training.device import autocast, place
+from ddb.training.augmentation import resized_crop
+from ddb.training.device import autocast, place, to_device
 
 log = logging.getLogger("ddb.tools.bench")
 REPO = Path(__file__).resolve().parents[2]
-GROUPS = ("diffusion_train", "sampling", "amplifier", "data_loading")
+GROUPS = ("diffusion_train", "sampling", "amplifier", "data_loading", "input_pipeline")
+# the protocol's augmentation (group_DRO / JTT): RandomResizedCrop 224 from 256 px images, scale (0.7, 1)
+PROTOCOL_CROP = {"size": 224, "scale": (0.7, 1.0), "ratio": (0.75, 4 / 3), "stored": 256}
 
 
 # ---- measurement ----
@@ -172,6 +180,8 @@ def bench_sampling(args, device) -> list[dict]:
         on_cpu_paper = paper_on_cpu(preset, device)  # a few steps of two samplers, fp32 only
         samplers = [("ddpm", 1000), ("ddim", 25)] if on_cpu_paper else [("ddpm", 1000), ("ddim", 50), ("ddim", 25),
                                                                          ("dpmsolver++", 20)]
+        if args.samplers:
+            samplers = [(name, int(steps)) for name, steps in (s.split(":") for s in args.samplers)]
         batch = args.cpu_paper_batch if on_cpu_paper else args.sample_batch
         max_timed = args.cpu_paper_steps if on_cpu_paper else args.long_steps
         torch.manual_seed(0)
@@ -294,9 +304,90 @@ def bench_data_loading(args, device) -> list[dict]:
                 cache[idx].to(device).float().div_(255)
 
         rows.append({"group": "data_loading", "config": f"epoch of {n} PNGs 32px, batch 128",
-                     "variant": "decoded uint8 cache (ddb)", **measure(cached_epoch, n, device, 1, args.repeats),
+                     "variant": "decoded uint8 cache in memory (ddb before the store)",
+                     **measure(cached_epoch, n, device, 1, args.repeats),
                      "note": f"one-time decode {decode_once:.2f} s ({n / decode_once:.0f} images/s)"})
         log.info("%s", rows[-1])
+        writer = SplitWriter(Path(tmp) / "store.npy", n, tuple(cache.shape[1:]))
+        for image in cache.numpy():
+            writer.write(image)
+        writer.close()
+        stored = StoredImages(Path(tmp) / "store.npy")
+
+        def store_epoch():
+            for idx in torch.randperm(n, generator=generator).split(128):
+                to_device(stored[idx], device).float().div_(255)
+
+        rows.append({"group": "data_loading", "config": f"epoch of {n} PNGs 32px, batch 128",
+                     "variant": "image store, batches read from disk (ddb)",
+                     **measure(store_epoch, n, device, 1, args.repeats)})
+        log.info("%s", rows[-1])
+    return rows
+
+
+class StoreCrops(torch.utils.data.Dataset):
+    """The DataLoader alternative to augmenting on the device: each worker reads one stored image and crops it."""
+
+    def __init__(self, images, seed: int):
+        self.images, self.seed = images, seed
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+        return resized_crop(self.images[[i]], generator, PROTOCOL_CROP["size"], PROTOCOL_CROP["scale"],
+                            PROTOCOL_CROP["ratio"])[0]
+
+
+def bench_input_pipeline(args, device) -> list[dict]:
+    rows, side, crop = [], PROTOCOL_CROP["stored"], PROTOCOL_CROP["size"]
+    batch, variant = args.pipeline_batch, ("fp32" if device.type == "cpu" else "bf16+channels_last")
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = SplitWriter(Path(tmp) / "train.npy", args.pipeline_images, (3, side, side))
+        rng = np.random.default_rng(0)
+        for _ in range(args.pipeline_images):
+            writer.write(rng.integers(0, 256, (3, side, side), dtype=np.uint8))
+        writer.close()
+        stored = StoredImages(Path(tmp) / "train.npy")
+        torch.manual_seed(0)
+        model = prepare(build_classifier("resnet50", 10), variant, device)
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        labels = torch.randint(0, 10, (batch,), device=device)
+        generator = torch.Generator().manual_seed(0)
+
+        def train_step(images_uint8):
+            with precision_context(device, variant):
+                loss = F.cross_entropy(model(images_uint8.float().div_(255)), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        on_device = torch.randint(0, 256, (batch, 3, crop, crop), dtype=torch.uint8, device=device)
+        loader = torch.utils.data.DataLoader(StoreCrops(stored, 0), batch_size=batch, shuffle=True, drop_last=True,
+                                             num_workers=args.workers, pin_memory=device.type == "cuda",
+                                             persistent_workers=args.workers > 0)
+        batches = iter(())
+
+        def from_loader():
+            nonlocal batches
+            images = next(batches, None)
+            if images is None:
+                batches = iter(loader)
+                images = next(batches)
+            train_step(images.to(device, non_blocking=True))
+
+        ways = {
+            "tensors already on the device (the limit)": lambda: train_step(on_device),
+            "store, crop on the device (ddb)": lambda: train_step(resized_crop(
+                to_device(stored[torch.randint(0, len(stored), (batch,), generator=generator)], device), generator,
+                crop, PROTOCOL_CROP["scale"], PROTOCOL_CROP["ratio"])),
+            f"store, crop in {args.workers} DataLoader workers, pinned": from_loader,
+        }
+        for way, step in ways.items():
+            rows.append({"group": "input_pipeline", "config": f"train resnet50 {crop}px from {side}px, batch {batch}",
+                         "variant": f"{variant}, {way}", **measure(step, batch, device, args.warmup, args.repeats)})
+            log.info("%s", rows[-1])
     return rows
 
 
@@ -342,10 +433,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3, help="timed repeats per row (the median is reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls before timing")
     p.add_argument("--long-steps", type=int, default=50, help="at most this many sampling steps are timed (then scaled)")
+    p.add_argument("--samplers", nargs="+", metavar="NAME:STEPS",
+                   help="samplers to time, e.g. dpmsolver++:20 ddpm:1000 (default: ddpm 1000, ddim 50 and 25, dpmsolver++ 20)")
     p.add_argument("--sample-batch", type=int, default=200, help="sampling batch (the config default)")
     p.add_argument("--cpu-paper-batch", type=int, default=4, help="batch of the paper UNet on a CPU")
     p.add_argument("--cpu-paper-steps", type=int, default=3, help="sampling steps timed of the paper UNet on a CPU")
     p.add_argument("--data-images", type=int, default=2000, help="PNG images in the data-loading benchmark")
+    p.add_argument("--pipeline-batch", type=int, default=16, help="batch of the input-pipeline rows (ResNet-50, 224 px)")
+    p.add_argument("--pipeline-images", type=int, default=256, help="images in the input-pipeline rows' store (256 px)")
     p.add_argument("--score-images", type=int, default=2048, help="images per scoring call")
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="DataLoader workers to compare with 0")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
@@ -360,7 +455,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     benches = {"diffusion_train": bench_diffusion_train, "sampling": bench_sampling, "amplifier": bench_amplifier,
-               "data_loading": bench_data_loading}
+               "data_loading": bench_data_loading, "input_pipeline": bench_input_pipeline}
     rows = [row for group in args.only for row in benches[group](args, device)]
     machine = machine_info(device, args)
     table = with_ratios(rows)
