@@ -153,7 +153,7 @@ def test_an_image_edited_or_deleted_after_prepare_data_stops_the_reading_stage(s
     assert len(load_split(table, store_of(shapes), "train")) == 30
 
 
-@pytest.mark.parametrize("fault", ["overwritten", "truncated", "deleted", "other_table"])
+@pytest.mark.parametrize("fault", ["overwritten", "truncated", "header", "deleted", "other_table"])
 def test_a_damaged_or_foreign_image_store_stops_the_reading_stage(shapes, tmp_path, fault):
     table = read_table(shapes, "metadata")
     store = tmp_path / "store"
@@ -165,6 +165,9 @@ def test_a_damaged_or_foreign_image_store_stops_the_reading_stage(shapes, tmp_pa
     elif fault == "truncated":
         (store / "train.npy").write_bytes((store / "train.npy").read_bytes()[:-100])
         expected = "train.npy: holds uint8 .* the store recorded"
+    elif fault == "header":
+        (store / "train.npy").write_bytes(b"not numpy" + (store / "train.npy").read_bytes()[9:])
+        expected = "train.npy: is not a readable .npy array"
     elif fault == "deleted":
         (store / "train.npy").unlink()
         expected = "train.npy: missing"

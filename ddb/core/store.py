@@ -151,7 +151,10 @@ def open_split(store: Path, metadata: pd.DataFrame, split: str) -> StoredImages:
                              f"({len(rows)} rows, or other sample ids): it was built from another version of the data")
     if not path.exists():
         raise damaged(path, "missing (deleted after it was written)", store)
-    images = StoredImages(path)
+    try:
+        images = StoredImages(path)
+    except (ValueError, OSError, KeyError) as error:  # not an .npy file, or its header is damaged
+        raise damaged(path, f"is not a readable .npy array ({error})", store) from None
     expected_size = images.offset + recorded["count"] * images.image_bytes
     if (images.dtype != np.uint8 or images.fortran_order or images.stored_shape != tuple(recorded["shape"])
             or path.stat().st_size != expected_size):
