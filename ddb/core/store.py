@@ -17,6 +17,7 @@ tens of GB is checked without being held in memory).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -79,17 +80,16 @@ class StoredImages:
     indices, a slice or an int) reads just those images into a new tensor; ``subset(index)`` is a view of some rows
     that reads nothing until indexed."""
 
-    def __init__(self, path: Path, rows: np.ndarray | None = None, _header: tuple | None = None):
+    def __init__(self, path: Path):
         self.path = Path(path)
-        if _header is None:
-            with open(self.path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                               (2, 0): np.lib.format.read_array_header_2_0}[version]
-                shape, fortran, dtype = read_header(f)
-                _header = (tuple(shape), fortran, dtype, f.tell())
-        self.stored_shape, self.fortran_order, self.dtype, self.offset = _header
-        self.rows = np.arange(self.stored_shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}[version]
+            shape, self.fortran_order, self.dtype = read_header(f)
+            self.offset = f.tell()
+        self.stored_shape = tuple(shape)
+        self.rows = np.arange(self.stored_shape[0])
         self.image_bytes = int(np.prod(self.stored_shape[1:]))
         self._fd = None
 
@@ -101,8 +101,9 @@ class StoredImages:
         return len(self.rows)
 
     def subset(self, index) -> "StoredImages":
-        return StoredImages(self.path, self.rows[np.asarray(index)], (self.stored_shape, self.fortran_order,
-                                                                     self.dtype, self.offset))
+        view = copy.copy(self)  # the same file and header, other rows, its own file descriptor
+        view.rows, view._fd = self.rows[np.asarray(index)], None
+        return view
 
     def __getitem__(self, index) -> torch.Tensor:
         if isinstance(index, torch.Tensor):
