@@ -48,3 +48,20 @@ def test_resolution_names():
     assert resolution_size("native") is None and resolution_size("64px") == 64
     with pytest.raises(ValueError, match="use 'native' or '<n>px'"):
         resolution_size("64")
+
+
+def test_inference_reads_big_images_in_smaller_batches_and_small_ones_512_at_a_time():
+    from ddb.models.classifiers import predict_batch_size, predict_logits
+
+    assert [predict_batch_size(s, s) for s in (16, 32, 64, 224, 256, 2048)] == [512, 512, 512, 41, 32, 1]
+    seen = []
+
+    def model(x):  # records each batch; the logits are the mean pixel, so the rows can be checked
+        seen.append(len(x))
+        return x.mean(dim=(1, 2, 3))[:, None]
+
+    model.training, model.eval, model.train = False, lambda: None, lambda mode: None
+    images = torch.arange(100, dtype=torch.uint8)[:, None, None, None].expand(100, 3, 224, 224)
+    logits = predict_logits(model, images, torch.device("cpu"))
+    assert seen == [41, 41, 18]
+    assert torch.allclose(logits[:, 0] * 255, torch.arange(100, dtype=torch.float32))
