@@ -123,7 +123,8 @@ def main(argv=None) -> None:
     checkpoint = Checkpoint(args.out, fingerprint, every)
     best, history = fit(model, train, settings, settings["steps"], generator, device, eval_every=settings["eval_every"],
                         objective=objective, validate=validate, augment=train_view(settings, generator),
-                        checkpoint=checkpoint, what=args.method, patience=settings["patience"])
+                        checkpoint=checkpoint, what=args.method, patience=settings["patience"],
+                        min_steps=settings["min_steps"])
     model.load_state_dict(best.state)
     steps_trained = int(history[-1]["step"])
     log.info("selected step %d of %d trained (%s validation score %.4f)", best.step, steps_trained,

@@ -30,14 +30,25 @@ def test_patience_counts_evaluations_since_the_best_score():
     assert offers([1.0, 0.0, 0.0, 0.0], patience=0) == (None, 1)
 
 
-def tiny_training(tmp_path, scores, patience, steps=40, checkpoint=None):
+def test_no_early_stop_before_min_steps():
+    keeper, model = BestKeeper(), torch.nn.Linear(1, 1)
+    # ERM on the built-in shapes, seed 2: the worst-class score sits at its floor 0.2 for evaluations 1-6
+    for step in (100, 200, 300, 400, 500, 600):
+        keeper.offer(model, 0.2, step)
+    assert keeper.patience_exhausted(5) and keeper.stops_at(600, 5, min_steps=0)
+    assert not keeper.stops_at(600, 5, min_steps=1000) and keeper.stops_at(1000, 5, min_steps=1000)
+    assert not keeper.stops_at(2000, 0, min_steps=1000)  # patience 0 never stops
+
+
+def tiny_training(tmp_path, scores, patience, steps=40, checkpoint=None, min_steps=0):
     settings = resolve_settings("classifier", {"batch_size": 4, "steps": steps, "eval_every": 2}) | {"lr": 1e-3}
     data = ImageSet(torch.randint(0, 255, (16, 3, 8, 8), dtype=torch.uint8), torch.arange(16) % 2,
                     [str(i) for i in range(16)])
     scores = iter(scores)
     model = small_cnn(2)
     return fit(model, data, settings, steps, torch.Generator().manual_seed(0), torch.device("cpu"), eval_every=2,
-               validate=lambda m: (next(scores), {}), patience=patience, checkpoint=checkpoint)
+               validate=lambda m: (next(scores), {}), patience=patience, checkpoint=checkpoint,
+               min_steps=min_steps)
 
 
 def test_fit_stops_after_patience_evaluations_and_logs_the_steps_it_trained(tmp_path):
@@ -47,6 +58,8 @@ def test_fit_stops_after_patience_evaluations_and_logs_the_steps_it_trained(tmp_
     assert all(row["update_norm"] > 0 for row in history)
     best, history = tiny_training(tmp_path, [float(i) for i in range(20)], patience=3)
     assert history[-1]["step"] == 40  # always improving: the cap
+    best, history = tiny_training(tmp_path, [0.2] * 20, patience=3, min_steps=16)
+    assert history[-1]["step"] == 16 and best.step == 2  # stalled from the start: kept training until min_steps
 
 
 def test_a_run_killed_after_stopping_resumes_as_stopped(tmp_path):

@@ -69,8 +69,12 @@ class BestKeeper:
         return False
 
     def patience_exhausted(self, patience: int) -> bool:
-        """The stopping rule: ``patience`` evaluations in a row without a better score (0 = never stop early)."""
+        """``patience`` evaluations in a row without a better score (0 = never)."""
         return patience > 0 and self.evaluations_since_best >= patience
+
+    def stops_at(self, step: int, patience: int, min_steps: int) -> bool:
+        """The stopping rule: patience exhausted, and at least ``min_steps`` steps trained."""
+        return step >= min_steps and self.patience_exhausted(patience)
 
 
 def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator: torch.Generator,
@@ -78,11 +82,11 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
         validate: Callable[[nn.Module], tuple[float, dict]] | None = None,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         checkpoint: Checkpoint | None = None, what: str = "train", lr_setting: str = "classifier.lr",
-        patience: int = 0) -> tuple[BestKeeper, list[dict]]:
+        patience: int = 0, min_steps: int = 0) -> tuple[BestKeeper, list[dict]]:
     """Train ``model`` for at most ``steps`` steps on ``train``; ``settings`` gives batch_size, optimizer, lr,
     weight_decay and precision. ``validate(model) -> (score, logged values)`` runs every ``eval_every`` steps and
     the best-scoring weights are kept (higher is better); without it, the last weights. ``patience`` > 0 stops
-    training after that many evaluations without a better score. ``augment`` (ddb/training/augmentation.py)
+    training after that many evaluations without a better score, once ``min_steps`` steps are done. ``augment`` (ddb/training/augmentation.py)
     transforms each uint8 batch on the device before it is scaled to [0, 1]. A non-finite loss or gradient norm
     stops the stage (``lr_setting`` names the config key to lower). Returns the kept weights (``BestKeeper``) and the logged rows (the last row's step: steps trained)."""
     objective = objective or Objective()
@@ -96,7 +100,7 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
         checkpoint.track(model=model, optimizer=optimizer, objective=objective, batches=batches, best=best,
                          random=RandomState(generator), record=record)
         first_step = checkpoint.restore() + 1
-        if validate is not None and best.patience_exhausted(patience):  # killed after stopping early
+        if validate is not None and best.stops_at(first_step - 1, patience, min_steps):  # killed after stopping early
             first_step = steps + 1
 
     for module in (model, *objective.extra_modules):
@@ -136,7 +140,7 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
                 score, logged = validate(model)
                 best.offer(model, score, step)
                 row |= logged
-                stop = best.patience_exhausted(patience)
+                stop = best.stops_at(step, patience, min_steps)
             record.history.append(row)
             progress(step, train_loss=row["train_loss"], **({"validation_score": score} if validate else {}))
         if checkpoint:
