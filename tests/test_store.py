@@ -54,14 +54,16 @@ def test_inference_reads_big_images_in_smaller_batches_and_small_ones_512_at_a_t
     from ddb.models.classifiers import predict_batch_size, predict_logits
 
     assert [predict_batch_size(s, s) for s in (16, 32, 64, 224, 256, 2048)] == [512, 512, 512, 41, 32, 1]
-    seen = []
 
-    def model(x):  # records each batch; the logits are the mean pixel, so the rows can be checked
-        seen.append(len(x))
-        return x.mean(dim=(1, 2, 3))[:, None]
+    class MeanPixel(torch.nn.Module):  # records each batch; its logit is the mean pixel, so the rows can be checked
+        seen = []
 
-    model.training, model.eval, model.train = False, lambda: None, lambda mode: None
+        def forward(self, x):
+            self.seen.append(len(x))
+            return x.mean(dim=(1, 2, 3))[:, None]
+
+    model = MeanPixel()
     images = torch.arange(100, dtype=torch.uint8)[:, None, None, None].expand(100, 3, 224, 224)
     logits = predict_logits(model, images, torch.device("cpu"))
-    assert seen == [41, 41, 18]
+    assert model.seen == [41, 41, 18]
     assert torch.allclose(logits[:, 0] * 255, torch.arange(100, dtype=torch.float32))
