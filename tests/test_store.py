@@ -56,7 +56,9 @@ def test_inference_reads_big_images_in_smaller_batches_and_small_ones_512_at_a_t
     assert [predict_batch_size(s, s) for s in (16, 32, 64, 224, 256, 2048)] == [512, 512, 512, 41, 32, 1]
 
     class MeanPixel(torch.nn.Module):  # records each batch; its logit is the mean pixel, so the rows can be checked
-        seen = []
+        def __init__(self):
+            super().__init__()
+            self.seen = []
 
         def forward(self, x):
             self.seen.append(len(x))

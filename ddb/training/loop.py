@@ -87,8 +87,9 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
     weight_decay and precision. ``validate(model) -> (score, logged values)`` runs every ``eval_every`` steps and
     the best-scoring weights are kept (higher is better); without it, the last weights. ``patience`` > 0 stops
     training after that many evaluations without a better score, once ``min_steps`` steps are done. ``augment``
-    (ddb/training/augmentation.py) transforms each uint8 batch on the device before it is scaled to [0, 1]. A non-finite loss or gradient norm
-    stops the stage (``lr_setting`` names the config key to lower). Returns the kept weights (``BestKeeper``) and the logged rows (the last row's step: steps trained)."""
+    (ddb/training/augmentation.py) transforms each uint8 batch on the device before it is scaled to [0, 1]. A
+    non-finite loss or gradient norm stops the stage (``lr_setting`` names the config key to lower). Returns the kept
+    weights (``BestKeeper``) and the logged rows (the last row's step: steps trained)."""
     objective = objective or Objective()
     params = [*model.parameters(), *(p for m in objective.extra_modules for p in m.parameters())]
     optimizer = build_optimizer(params, settings)
