@@ -78,11 +78,13 @@ def test_registries_match_the_schema_enums():
     assert set(datasets.source_names()) <= set(schema["$defs"]["dataset"]["properties"])
 
 
-def test_every_method_declares_itself_without_loading_torch():
+def test_methods_and_dataset_sources_declare_themselves_without_loading_torch():
+    # snakemake plans the workflow at every start, twice in every SLURM job: importing torch costs seconds each time
     import subprocess
     import sys
 
-    code = ("import sys; from ddb import methods; [methods.method(n) for n in methods.method_names()]; "
+    code = ("import sys; from ddb import datasets, methods; [methods.method(n) for n in methods.method_names()]; "
+            "[datasets.source(n) for n in datasets.source_names()]; datasets.downloads(); "
             "print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO).stdout.strip() == "False"
 

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ddb.algorithms.corruptions import CORRUPTIONS
 from ddb.datasets.common import DatasetError, Source, bias_attributes, with_groups
 from ddb.datasets.fetch import RemoteFile
 
@@ -31,6 +30,9 @@ def read_cifar10_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_corrupted_cifar10(raw: Path, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
+    # imported here: the corruptions need torch, and planning the workflow imports every source module
+    from ddb.algorithms.corruptions import CORRUPTIONS
+
     root = raw / CIFAR10_ARCHIVE / "cifar-10-batches-bin"
     if not root.is_dir():
         raise DatasetError(f"{root} not found: {CIFAR10_ARCHIVE} is not the CIFAR-10 binary archive")

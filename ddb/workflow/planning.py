@@ -48,6 +48,20 @@ def checked_section(section: str, settings: dict, where: str) -> dict:
     return settings
 
 
+def checked_sections(sections: dict[str, dict], where: str) -> dict[str, dict]:
+    """``sections`` (config section -> settings) validated in one pass (defaults filled); an error names
+    ``where.<section>``. One pass, because every validation loads the schema anew (a third of a second) and every
+    SLURM job plans the workflow twice."""
+    checked = copy.deepcopy(sections)
+    try:
+        validate(checked, str(SCHEMA))
+    except Exception:
+        for section, settings in sections.items():  # find the section to name
+            checked_section(section, settings, f"{where}.{section}")
+        raise
+    return checked
+
+
 def coerce_to_schema(value, node: dict | None = None, defs: dict | None = None):
     """``value`` with strings turned into the numbers and booleans the schema asks for. Snakemake reads ``--config``
     values as strings (``--config 'diffusion={steps: 2}'`` gives ``{"steps": "2"}``), so this runs before
@@ -155,8 +169,8 @@ class Plan:
         """Every stage section for one dataset: the global section with the dataset's ``overrides`` (its preset),
         checked against the schema and against each other (the UNet's shape, the sampler's steps)."""
         overrides = self.specs[dataset].get("overrides", {})
-        sections = {section: checked_section(section, merged(self.config[section], overrides.get(section, {})),
-                                             f"datasets.{dataset}.overrides.{section}") for section in STAGE_SECTIONS}
+        sections = checked_sections({section: merged(self.config[section], overrides.get(section, {}))
+                                     for section in STAGE_SECTIONS}, f"datasets.{dataset}.overrides")
         problems = shape_problems(sections["diffusion"])
         timesteps = sections["diffusion"]["num_train_timesteps"]
         for variant, override in self.sampling_variants.items():
