@@ -147,7 +147,8 @@ def bench_diffusion_train(args, device) -> list[dict]:
     rows = []
     for preset, settings in diffusion_presets(args).items():
         slow = paper_on_cpu(preset, device)
-        batch = min(args.cpu_paper_batch, settings["batch_size"]) if slow else settings["batch_size"]
+        batch = args.train_batch or settings["batch_size"]
+        batch = min(args.cpu_paper_batch, batch) if slow else batch
         for variant in ["fp32", "fp32+channels_last"] if slow else variants(device):
             torch.manual_seed(0)
             unet = prepare(build_unet(settings, 10), variant, device)
@@ -435,6 +436,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--long-steps", type=int, default=50, help="at most this many sampling steps are timed (then scaled)")
     p.add_argument("--samplers", nargs="+", metavar="NAME:STEPS",
                    help="samplers to time, e.g. dpmsolver++:20 ddpm:1000 (default: ddpm 1000, ddim 50 and 25, dpmsolver++ 20)")
+    p.add_argument("--train-batch", type=int, default=None, help="diffusion training batch (default: the preset's)")
     p.add_argument("--sample-batch", type=int, default=200, help="sampling batch (the config default)")
     p.add_argument("--cpu-paper-batch", type=int, default=4, help="batch of the paper UNet on a CPU")
     p.add_argument("--cpu-paper-steps", type=int, default=3, help="sampling steps timed of the paper UNet on a CPU")

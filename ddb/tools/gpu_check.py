@@ -27,7 +27,7 @@ def bench_arguments(args) -> list[str]:
         common += ["--device", args.device]
     if args.tiny:
         return common + ["--presets", "tiny", "--repeats", "1", "--warmup", "1", "--long-steps", "2",
-                         "--sample-batch", "4", "--pipeline-batch", "2", "--pipeline-images", "8"]
+                         "--train-batch", "4", "--sample-batch", "4", "--pipeline-batch", "2", "--pipeline-images", "8"]
     return common + ["--presets", "paper", "--repeats", "3", "--warmup", "2", "--long-steps", "50",
                      "--sample-batch", "256", "--pipeline-batch", "128", "--pipeline-images", "2048"]
 
