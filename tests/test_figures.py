@@ -77,6 +77,21 @@ def test_synthetic_vs_real_frames_the_conflicting_real_images(tmp_path):
         synthetic_vs_real.synthetic_vs_real_rows(pd.DataFrame(rows), tmp_path, [tmp_path / "empty"])
 
 
+@pytest.mark.parametrize("classes", [2, 10])
+def test_synthetic_vs_real_title_clears_the_class_titles(classes):
+    """Ten classes (CMNIST, Colored Fashion-MNIST, CIFAR-10) make a tall figure: its title must not cover the first
+    row's titles."""
+    grid = np.zeros((32, 8, 8, 3), dtype=np.uint8)
+    rows = [{"name": f"class {k}", "synthetic": grid, "real": grid, "conflicting": np.zeros(32, bool)}
+            for k in range(classes)]
+    fig = synthetic_vs_real.synthetic_vs_real_figure(rows)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    [title] = [text.get_window_extent(renderer) for text in fig.texts if text.get_text() == fig.get_suptitle()]
+    first_row = [ax.title.get_window_extent(renderer) for ax in fig.axes[:2]]
+    assert all(title.y0 >= box.y1 for box in first_row)
+
+
 def test_run_and_amplifier_names_come_from_paths():
     assert common.run_name("results/d/debias/ddb_i/base/seed2/model", "results/d/debias") == "ddb_i/base"
     assert common.run_name("results/d/debias/erm/seed0/metrics.json", "results/d/debias") == "erm"

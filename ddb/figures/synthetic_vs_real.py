@@ -23,7 +23,8 @@ GRID_COLUMNS, GRID_ROWS = 8, 4  # images per grid: enough to see a colour/backgr
 def synthetic_vs_real_figure(rows: list[dict]) -> plt.Figure:
     """``rows``: per class ``{"name", "synthetic" (N,H,W,3) uint8, "real" (M,H,W,3) uint8, "conflicting" (M,) bool
     or None}``; one figure row per class, synthetic grid left, real grid right."""
-    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 2.6 * len(rows)), squeeze=False)
+    # constrained layout keeps the title clear of the first row; tight_layout let them overlap from ~10 classes on
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 2.6 * len(rows)), squeeze=False, layout="constrained")
     for (ax_syn, ax_real), row in zip(axes, rows):
         ax_syn.imshow(image_grid(row["synthetic"], GRID_COLUMNS, scale=1))
         ax_real.imshow(image_grid(row["real"], GRID_COLUMNS, scale=1, outline=row["conflicting"]))
@@ -33,7 +34,6 @@ def synthetic_vs_real_figure(rows: list[dict]) -> plt.Figure:
         for ax in (ax_syn, ax_real):
             ax.set_axis_off()
     fig.suptitle("Synthetic set (left) vs real training images (right), per class", fontsize=12)
-    fig.tight_layout()
     return fig
 
 
