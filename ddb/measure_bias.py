@@ -4,7 +4,8 @@ ddb/train_bias_classifier.py (ddb/algorithms/bias_share.py).
 
 A class's aligned bias value comes from the real training split's bias labels. For the real split rho is given both
 from the labels (exact) and from the classifier (the same instrument as for the synthetic sets, so the two can be
-compared). Writes one JSON file with rho (mean over classes), rho per class and the classifier's held-out accuracy.
+compared). Writes one JSON file with rho (mean over classes), rho per class, the images per (class, predicted bias
+value) and the classifier's held-out accuracy.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ddb.algorithms.bias_share import aligned_bias_values, bias_aligned_share
+from ddb.algorithms.bias_share import aligned_bias_values, bias_aligned_share, bias_counts_per_class
 from ddb.core.atomic import write_text
 from ddb.core.images import load_split, load_synthetic
 from ddb.core.logs import start_stage
@@ -58,10 +59,13 @@ def main(argv=None) -> None:
         images = load_split(metadata, args.store, "train")
     else:
         images = load_synthetic(args.synthetic, info["image_size"])
-    predicted = predict_logits(classifier, images.images, device).argmax(1).numpy()
+    logits = predict_logits(classifier, images.images, device)
+    predicted = logits.argmax(1).numpy()
     rho = bias_aligned_share(images.labels.numpy(), predicted, aligned, num_classes)
+    counts = bias_counts_per_class(images.labels.numpy(), predicted, num_classes, logits.shape[1])
     result = {"dataset": args.dataset, "measured": args.measured, "n": int(len(predicted)),
               "rho": float(np.nanmean(rho)), "rho_per_class": rho.tolist(),
+              "predicted_bias_counts_per_class": counts.tolist(),
               "aligned_bias_values": {str(k): v for k, v in aligned.items()},
               "classifier_holdout_acc": info["holdout_acc"], "uses_bias_labels": True}
     if args.real:

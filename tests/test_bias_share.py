@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ddb.algorithms.bias_share import aligned_bias_values, bias_aligned_share
+from ddb.algorithms.bias_share import aligned_bias_values, bias_aligned_share, bias_counts_per_class
 
 
 def test_aligned_values_come_from_the_aligned_rows_and_ties_take_the_smallest_value():
@@ -30,3 +30,11 @@ def test_a_perfectly_biased_set_has_rho_one_and_an_unbiased_one_about_one_over_k
     independent = rng.integers(0, k, n)
     share = bias_aligned_share(labels, independent, {c: c for c in range(k)}, k)
     assert np.allclose(share, 1 / k, atol=0.02)
+
+
+def test_counts_per_class_say_which_bias_value_each_class_took():
+    labels = [0, 0, 0, 1, 1]
+    predicted_bias = [0, 2, 2, 1, 1]
+    counts = bias_counts_per_class(labels, predicted_bias, num_classes=3, num_values=3)
+    # class 0's two off-bias images both read as value 2; class 2 has no image
+    assert counts.tolist() == [[1, 0, 2], [0, 2, 0], [0, 0, 0]]

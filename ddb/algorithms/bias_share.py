@@ -33,3 +33,10 @@ def bias_aligned_share(labels, bias, aligned_values: dict[int, int], num_classes
         if mine.any() and k in aligned_values:
             share[k] = float((bias[mine] == aligned_values[k]).mean())
     return share
+
+
+def bias_counts_per_class(labels, bias, num_classes: int, num_values: int) -> np.ndarray:
+    """(num_classes, num_values) image counts per (class, bias value): where a class's images that are not aligned
+    went, e.g. whether a synthetic set's off-bias images spread over every value or sit on one near the aligned one."""
+    cells = np.asarray(labels, dtype=np.int64) * num_values + np.asarray(bias, dtype=np.int64)
+    return np.bincount(cells, minlength=num_classes * num_values).reshape(num_classes, num_values)
