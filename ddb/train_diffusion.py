@@ -27,8 +27,8 @@ from ddb.core.tables import read_table
 from ddb.models.unet import build_unet
 from ddb.training.batches import BatchSampler
 from ddb.training.checkpoint import Checkpoint, RandomState, TrainingRecord, input_fingerprint
-from ddb.training.device import autocast, place, setup, to_device, uses_bf16
-from ddb.training.divergence import require_finite
+from ddb.training.device import autocast, device_generator, place, setup, to_device, uses_bf16
+from ddb.training.divergence import DivergenceWatch
 
 log = logging.getLogger("ddb.train_diffusion")
 
@@ -63,42 +63,52 @@ def main(argv=None) -> None:
     log.info("UNet parameters: %.2fM; %d steps at batch %d", sum(p.numel() for p in unet.parameters()) / 1e6,
              settings["steps"], settings["batch_size"])
 
+    # batches and label dropout are drawn on the CPU (the store is read there); the noise and timesteps on the
+    # device, from a generator of its own there (the same one on a CPU)
     generator = torch.Generator().manual_seed(settings["seed"])
+    noise_generator = device_generator(generator, device)
     batches = BatchSampler(len(train), settings["batch_size"], generator)
     progress = Progress(settings["steps"], settings["log_every"], "diffusion")
     record = TrainingRecord()
     checkpoint = Checkpoint(args.out, {"settings": settings, "inputs": input_fingerprint(args.metadata)},
-                            settings["checkpoint_every"])
+                            settings["checkpoint_every"], minutes=settings["checkpoint_minutes"])
     # everything a resumed run needs back, registered once
     checkpoint.track(unet=unet, optimizer=optimizer, lr_schedule=lr_schedule, batches=batches,
-                     random=RandomState(generator), record=record, **({"ema": ema} if ema is not None else {}))
+                     random=RandomState(generator, noise_generator), record=record,
+                     **({"ema": ema} if ema is not None else {}))
     first_step = checkpoint.restore() + 1  # resume a killed or preempted run where its last checkpoint left it
+    if ema is not None:
+        ema.to(device)  # a restored EMA's weights arrive on the CPU
 
     unet.train()
     bf16 = uses_bf16(device, settings["precision"])
-    last_finite = None
+    watch = DivergenceWatch("the diffusion model", "diffusion.lr", settings["lr"])
     for step in range(first_step, settings["steps"] + 1):
         idx = next(batches)
         clean_images = to_device(train.images[idx], device).float().div_(127.5).sub_(1)  # uint8 -> [-1, 1]
-        labels = diffusion.drop_labels(train.labels[idx], settings["p_uncond"], num_classes, generator).to(device)
+        labels = to_device(diffusion.drop_labels(train.labels[idx], settings["p_uncond"], num_classes, generator),
+                           device)
         with autocast(device, bf16):
-            loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, generator)
+            loss = diffusion.diffusion_loss(unet, noise_scheduler, clean_images, labels, noise_generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(unet.parameters(), settings["grad_clip"])  # before clipping
-        loss_value, grad_value = torch.stack([loss.detach().float(), grad_norm.float()]).tolist()  # one sync
-        require_finite("the diffusion model", step, loss_value, grad_value, last_finite, "diffusion.lr", settings["lr"])
-        last_finite = loss_value
+        watch.add(step, loss, grad_norm)
         optimizer.step()
         lr_schedule.step()
         if ema is not None:
             ema.step(unet.parameters())
-        record.running.append(loss_value)
-        logged = step % settings["log_every"] == 0 or step == settings["steps"]
-        if logged:
+        record.add(loss)
+        if step % settings["log_every"] == 0 or step == settings["steps"]:
+            watch.check()
             record.history.append({"step": step, "loss": record.mean_running(), "lr": lr_schedule.get_last_lr()[0]})
-        progress(step, loss=record.history[-1]["loss"] if logged else loss_value)
-        checkpoint.maybe_save(step)
+            progress(step, loss=record.history[-1]["loss"])
+        else:
+            progress(step)
+        if checkpoint.wanted(step):
+            watch.check()  # never a checkpoint of a diverged run
+            checkpoint.save(step)
+    watch.check()
 
     if ema is not None:
         ema.copy_to(unet.parameters())  # the saved model is the EMA model

@@ -56,3 +56,33 @@ def test_shift_flip_keeps_the_shape_and_draws_from_its_generator(shift):
     assert a.shape == images.shape and torch.equal(a, shift_flip(images, torch.Generator().manual_seed(0), shift))
     if shift == 0:  # flips only: every image is itself or its mirror
         assert all(torch.equal(x, y) or torch.equal(x, y.flip(-1)) for x, y in zip(a, images))
+
+
+def smooth_batch(n=8, side=256):
+    """Photo-like images: a coarse random field, upsampled smoothly."""
+    coarse = torch.rand(n, 3, side // 16, side // 16, generator=torch.Generator().manual_seed(2)) * 255
+    return torch.nn.functional.interpolate(coarse, size=side, mode="bicubic").clamp(0, 255).round().to(torch.uint8)
+
+
+def test_batched_crops_match_torchvision_resized_crop_per_image():
+    from torchvision.transforms.v2 import functional as TF
+
+    from ddb.training.augmentation import crop_resize
+
+    images = smooth_batch()
+    boxes = crop_boxes(len(images), 256, 256, [0.08, 1.0], [0.75, 4 / 3], torch.Generator().manual_seed(1))
+    ours = crop_resize(images, boxes, 224)
+    per_image = torch.stack([TF.resized_crop(x, *box, [224, 224], antialias=True) for x, box in zip(images, boxes)])
+    assert ours.dtype == torch.uint8 and ours.shape == per_image.shape
+    assert (ours.float() - per_image.float()).abs().mean() < 0.5  # grey levels of 255
+
+
+def test_batched_shifts_are_each_images_own_window():
+    images = batch(8, 16)
+    shifted = shift_flip(images, torch.Generator().manual_seed(4), 3)
+    generator = torch.Generator().manual_seed(4)  # the same draws, in the same order, applied image by image
+    flip = torch.rand(8, generator=generator) < 0.5
+    dy, dx = torch.randint(0, 7, (2, 8), generator=generator).tolist()
+    for i, image in enumerate(images):
+        padded = torch.nn.functional.pad((image.flip(-1) if flip[i] else image)[None].float(), (3,) * 4, mode="reflect")
+        assert torch.equal(shifted[i], padded[0, :, dy[i]: dy[i] + 16, dx[i]: dx[i] + 16].to(torch.uint8))

@@ -50,7 +50,7 @@ def tensors(path: Path) -> dict:
 
 @pytest.mark.parametrize("method", ["erm", "lff", "groupdro_oracle"])
 def test_killed_classifier_training_resumes_to_the_same_weights(tiny_data, tmp_path, method):
-    settings = json.dumps({"steps": 120, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20})
+    settings = json.dumps({"steps": 120, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20, "checkpoint_minutes": 0})
     args = lambda out: ["ddb.train_debiased", "--method", method, "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--seed", "3",
                         "--out", str(out), "--settings", settings, "--threads", "1"]
     run_stage(args(tmp_path / "straight"), tmp_path / "straight")
@@ -63,7 +63,7 @@ def test_killed_classifier_training_resumes_to_the_same_weights(tiny_data, tmp_p
 
 
 def test_jtt_killed_after_identification_resumes_without_training_it_again(tiny_data, tmp_path):
-    settings = json.dumps({"steps": 60, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20})
+    settings = json.dumps({"steps": 60, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20, "checkpoint_minutes": 0})
     args = lambda out: ["ddb.train_debiased", "--method", "jtt", "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--seed", "1",
                         "--out", str(out), "--settings", settings, "--method-settings", '{"identification_epochs": 2}',
                         "--threads", "1"]
@@ -80,7 +80,7 @@ def test_jtt_killed_after_identification_resumes_without_training_it_again(tiny_
 def test_killed_diffusion_training_resumes_to_the_same_weights(tiny_data, tmp_path):
     settings = json.dumps({"image_size": 16, "block_out_channels": [8, 16], "norm_num_groups": 4,
                            "num_train_timesteps": 50, "steps": 100, "batch_size": 8, "warmup_steps": 5,
-                           "log_every": 10, "checkpoint_every": 10, "dropout": 0.1})
+                           "log_every": 10, "checkpoint_every": 10, "checkpoint_minutes": 0, "dropout": 0.1})
     args = lambda out: ["ddb.train_diffusion", "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--out", str(out), "--settings", settings,
                         "--threads", "1"]
     run_stage(args(tmp_path / "straight"), tmp_path / "straight")
@@ -92,7 +92,7 @@ def test_killed_diffusion_training_resumes_to_the_same_weights(tiny_data, tmp_pa
 
 
 def test_a_checkpoint_of_other_settings_is_not_resumed(tiny_data, tmp_path):
-    base = {"steps": 300, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20}
+    base = {"steps": 300, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20, "checkpoint_minutes": 0}
     args = lambda s: ["ddb.train_debiased", "--method", "erm", "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--out",
                       str(tmp_path / "m"), "--settings", json.dumps(s), "--threads", "1"]
     run_stage(args(base), tmp_path / "m", kill_at_checkpoint=True)
@@ -127,7 +127,7 @@ def test_killed_amplifier_training_resumes_to_the_same_weights(tiny_data, tmp_pa
 
 
 def test_a_checkpoint_damaged_on_disk_is_moved_aside_and_the_rerun_succeeds(tiny_data, tmp_path):
-    settings = json.dumps({"steps": 120, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20})
+    settings = json.dumps({"steps": 120, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20, "checkpoint_minutes": 0})
     args = lambda out: ["ddb.train_debiased", "--method", "erm", "--metadata", str(tiny_data), "--store", store_of(tiny_data), "--seed", "3",
                         "--out", str(out), "--settings", settings, "--threads", "1"]
     run_stage(args(tmp_path / "straight"), tmp_path / "straight")

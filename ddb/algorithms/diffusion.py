@@ -29,15 +29,17 @@ def build_noise_scheduler(settings: dict) -> DDPMScheduler:
 
 def drop_labels(labels: torch.Tensor, p_uncond: float, null_label: int, generator: torch.Generator) -> torch.Tensor:
     """Replace each label by ``null_label`` independently with probability ``p_uncond`` (per-sample CFG dropout)."""
-    drop = torch.rand(labels.shape, generator=generator, device=labels.device) < p_uncond
+    drop = (torch.rand(labels.shape, generator=generator, device=generator.device) < p_uncond).to(labels.device)
     return torch.where(drop, torch.full_like(labels, null_label), labels)
 
 
 def diffusion_loss(unet, noise_scheduler, clean_images, labels, generator: torch.Generator) -> torch.Tensor:
-    """Noise-prediction MSE at uniformly drawn timesteps (labels already dropped to null where intended)."""
-    noise = torch.randn(clean_images.shape, generator=generator, device=clean_images.device)
+    """Noise-prediction MSE at uniformly drawn timesteps (labels already dropped to null where intended). The noise
+    is drawn on ``generator``'s device: pass a generator of the images' device (``device_generator``), or the draws
+    are copied there."""
+    noise = torch.randn(clean_images.shape, generator=generator, device=generator.device).to(clean_images.device)
     timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (clean_images.shape[0],),
-                              generator=generator, device=clean_images.device)
+                              generator=generator, device=generator.device).to(clean_images.device)
     noisy_images = noise_scheduler.add_noise(clean_images, noise, timesteps)  # the forward diffusion process
     noise_pred = unet(noisy_images, timesteps, class_labels=labels).sample
     return torch.nn.functional.mse_loss(noise_pred.float(), noise.float())

@@ -66,11 +66,12 @@ class GroupDRO(Objective):
         counts = torch.bincount(self.groups)
         self.group_sizes = dict(zip(present.tolist(), counts.tolist()))
         self.robust = GroupDROLoss(len(present), settings["step_size"], settings["adjustment"], counts).to(device)
+        self.device_groups = self.groups.to(device)  # looked up per batch where the batch is
         if settings["balanced_sampler"]:
             self.sampling_weights = group_balanced_weights(self.groups)
 
     def loss(self, idx, images, labels, per_sample_ce):
-        return self.robust(per_sample_ce, self.groups[idx].to(per_sample_ce.device))
+        return self.robust(per_sample_ce, self.device_groups[idx])
 
     def state_dict(self):
         return {"robust": self.robust.state_dict()}

@@ -3,7 +3,8 @@
 The loop gets from an objective the per-sample draw weights of the training set (``sampling_weights``; None =
 shuffled epochs), the modules trained jointly with the model (``extra_modules``, e.g. LfF's biased model), and for
 each batch the scalar loss from the batch's indices into the training set, the (augmented) images, their labels and
-the model's per-sample cross-entropy; ``diagnostics`` adds the objective's own values to the training log.
+the model's per-sample cross-entropy, all on the training device (an objective keeps what it looks up per batch
+there, so a step never waits for a copy); ``diagnostics`` adds the objective's own values to the training log.
 ``Objective`` itself is empirical risk minimisation.
 """
 

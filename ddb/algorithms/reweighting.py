@@ -54,16 +54,18 @@ class WeightMeter:
 
 
 class LossEMA:
-    """EMA of each training sample's loss across its visits (LfF), with class-wise max normalisation."""
+    """EMA of each training sample's loss across its visits (LfF), with class-wise max normalisation; kept on the
+    device of ``labels`` (the training device), where the batch losses are."""
 
     def __init__(self, labels: torch.Tensor, alpha: float):
         self.labels, self.alpha = labels, alpha
-        self.values = torch.zeros(len(labels))
-        self.seen = torch.zeros(len(labels), dtype=torch.bool)
+        self.num_classes = int(labels.max()) + 1  # once: reading it per batch would wait for the device
+        self.values = torch.zeros(len(labels), device=labels.device)
+        self.seen = torch.zeros(len(labels), dtype=torch.bool, device=labels.device)
 
     def update(self, idx: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
         """Fold the detached batch losses of samples ``idx`` in; return their smoothed values."""
-        loss = loss.detach().float().cpu()
+        loss = loss.detach().float()
         old = self.values[idx]
         self.values[idx] = torch.where(self.seen[idx], self.alpha * old + (1 - self.alpha) * loss, loss)
         self.seen[idx] = True
@@ -72,12 +74,13 @@ class LossEMA:
     def state_dict(self) -> dict:
         return {"values": self.values, "seen": self.seen}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.values, self.seen = state["values"].clone(), state["seen"].clone()
+    def load_state_dict(self, state: dict) -> None:  # a checkpoint arrives on the CPU
+        self.values, self.seen = state["values"].to(self.labels.device), state["seen"].to(self.labels.device)
 
     def classwise_normalised(self, idx: torch.Tensor) -> torch.Tensor:
         """Values of ``idx`` divided by the current maximum over the training samples of the same class."""
-        class_max = torch.zeros(int(self.labels.max()) + 1).scatter_reduce(0, self.labels, self.values, "amax")
+        class_max = torch.zeros(self.num_classes, device=self.values.device).scatter_reduce(
+            0, self.labels, self.values, "amax")
         return self.values[idx] / class_max[self.labels[idx]].clamp(min=1e-8)
 
 

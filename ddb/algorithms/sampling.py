@@ -47,7 +47,7 @@ def sample(unet, scheduler, labels: torch.Tensor, w: float, num_inference_steps:
     every denoising step (progress reporting)."""
     size = unet.config.sample_size
     device = labels.device
-    images = torch.randn((len(labels), 3, size, size), generator=generator, device=device)
+    images = torch.randn((len(labels), 3, size, size), generator=generator, device=generator.device).to(device)
     images = images * scheduler.init_noise_sigma
     scheduler.set_timesteps(num_inference_steps, device=device)
     both_labels = torch.cat([labels, torch.full_like(labels, null_label)])

@@ -13,6 +13,10 @@ import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).parents[1] / "config.schema.yaml"
+# The config's ``deterministic`` setting reaches every job through this environment variable (rules/common.smk sets
+# it, ddb.training.device reads it): it decides how kernels are chosen, not what a stage computes, so switching it
+# reruns nothing.
+DETERMINISTIC_ENV = "DDB_DETERMINISTIC"
 
 
 def load_schema() -> dict:

@@ -15,4 +15,4 @@ def objective(context):
 
     amplifier, _ = load_classifier(context.amplifier, context.device)
     amplifier.requires_grad_(False)
-    return FrozenAmplifierReweighting(amplifier, context.train.labels, context.method_settings)
+    return FrozenAmplifierReweighting(amplifier, context.train.labels.to(context.device), context.method_settings)

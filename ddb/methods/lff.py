@@ -12,5 +12,6 @@ def objective(context):
     from ddb.algorithms.reweighting import LearningFromFailure
     from ddb.training.loop import new_classifier
 
-    biased = new_classifier(context.settings, context.num_classes, context.device)
-    return LearningFromFailure(biased, context.train.labels, context.method_settings)
+    biased = new_classifier(context.settings, context.num_classes, context.device,
+                            context.pretrained_weights)
+    return LearningFromFailure(biased, context.train.labels.to(context.device), context.method_settings)

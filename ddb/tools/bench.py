@@ -143,8 +143,7 @@ def paper_on_cpu(preset: str, device: torch.device) -> bool:
 
 
 # ---- groups ----
-def bench_diffusion_train(args, device) -> list[dict]:
-    rows = []
+def bench_diffusion_train(args, device, rows: list) -> None:
     for preset, settings in diffusion_presets(args).items():
         slow = paper_on_cpu(preset, device)
         batch = args.train_batch or settings["batch_size"]
@@ -155,9 +154,9 @@ def bench_diffusion_train(args, device) -> list[dict]:
             optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-4)
             scheduler = diffusion.build_noise_scheduler(settings)
             size = settings["image_size"]
-            images = torch.rand(batch, 3, size, size, device=device) * 2 - 1
-            labels = torch.randint(0, 11, (batch,), device=device)
-            generator = torch.Generator(device="cpu").manual_seed(0)
+            generator = torch.Generator(device).manual_seed(0)  # the stage's rule: draws on the device's generator
+            images = torch.rand(batch, 3, size, size, generator=generator, device=generator.device) * 2 - 1
+            labels = torch.randint(0, 11, (batch,), generator=generator, device=generator.device)
             if "channels_last" in variant:
                 images = images.contiguous(memory_format=torch.channels_last)
 
@@ -170,12 +169,9 @@ def bench_diffusion_train(args, device) -> list[dict]:
 
             rows.append({"group": "diffusion_train", "config": f"{preset} UNet {size}px batch {batch}",
                          "variant": variant, **measure(step, batch, device, args.warmup, args.repeats)})
-            log.info("%s", rows[-1])
-    return rows
 
 
-def bench_sampling(args, device) -> list[dict]:
-    rows = []
+def bench_sampling(args, device, rows: list) -> None:
     presets = diffusion_presets(args)
     for preset, settings in presets.items():
         on_cpu_paper = paper_on_cpu(preset, device)  # a few steps of two samplers, fp32 only
@@ -208,14 +204,12 @@ def bench_sampling(args, device) -> list[dict]:
                                  "variant": f"{variant}, {cfg} CFG, batch {n}",
                                  **measure(run, n, device, 1, args.repeats, scale=steps / timed_steps),
                                  "note": f"timed over {timed_steps} of {steps} steps" if timed_steps < steps else ""})
-                    log.info("%s", rows[-1])
-    return rows
 
 
 def sample_steps(unet, scheduler, labels, steps: int, timed_steps: int, generator, batched_cfg: bool) -> None:
     """The first ``timed_steps`` of :func:`ddb.algorithms.sampling.sample`'s loop; unbatched CFG calls the UNet twice."""
     size = unet.config.sample_size
-    images = torch.randn((len(labels), 3, size, size), generator=generator, device=labels.device)
+    images = torch.randn((len(labels), 3, size, size), generator=generator, device=generator.device).to(labels.device)
     scheduler.set_timesteps(steps, device=labels.device)
     null = torch.full_like(labels, unet.config.num_class_embeds - 1)
     for t in scheduler.timesteps[:timed_steps]:
@@ -228,17 +222,17 @@ def sample_steps(unet, scheduler, labels, steps: int, timed_steps: int, generato
         images = scheduler.step(sampling.cfg_combine(cond, uncond, 1.0), t, images, generator=generator).prev_sample
 
 
-def bench_amplifier(args, device) -> list[dict]:
-    rows = []
+def bench_amplifier(args, device, rows: list) -> None:
     for arch, size, batch in (("small_cnn", 32, 128), ("resnet18", 64, 64 if device.type == "cpu" else 256)):
         for variant in variants(device):
             torch.manual_seed(0)
             model = prepare(build_classifier(arch, 10), variant, device)
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-            images = torch.rand(batch, 3, size, size, device=device)
+            generator = torch.Generator(device).manual_seed(0)
+            images = torch.rand(batch, 3, size, size, generator=generator, device=generator.device)
             if "channels_last" in variant:
                 images = images.contiguous(memory_format=torch.channels_last)
-            labels = torch.randint(0, 10, (batch,), device=device)
+            labels = torch.randint(0, 10, (batch,), generator=generator, device=generator.device)
 
             def train_step():
                 with precision_context(device, variant):
@@ -249,8 +243,9 @@ def bench_amplifier(args, device) -> list[dict]:
 
             rows.append({"group": "amplifier", "config": f"train {arch} {size}px batch {batch}", "variant": variant,
                          **measure(train_step, batch, device, args.warmup, args.repeats)})
-            log.info("%s", rows[-1])
-            score_images = torch.randint(0, 256, (args.score_images, 3, size, size), dtype=torch.uint8)
+            cpu = torch.Generator().manual_seed(0)
+            score_images = torch.randint(0, 256, (args.score_images, 3, size, size), dtype=torch.uint8, generator=cpu,
+                                         device=cpu.device)
 
             def score():
                 with precision_context(device, variant):
@@ -258,8 +253,6 @@ def bench_amplifier(args, device) -> list[dict]:
 
             rows.append({"group": "amplifier", "config": f"score {arch} {size}px, {args.score_images} images", "variant": variant,
                          **measure(score, len(score_images), device, 1, args.repeats)})
-            log.info("%s", rows[-1])
-    return rows
 
 
 class PngDataset(torch.utils.data.Dataset):
@@ -275,8 +268,7 @@ class PngDataset(torch.utils.data.Dataset):
         return torch.from_numpy(load_image(self.files[i], None).copy()).permute(2, 0, 1)
 
 
-def bench_data_loading(args, device) -> list[dict]:
-    rows = []
+def bench_data_loading(args, device, rows: list) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         images, _, _ = builtin_shapes.generate("train", args.data_images, 5, 32, 0.01, seed=0)
         files = [Path(tmp) / f"{i:05d}.png" for i in range(len(images))]
@@ -294,21 +286,19 @@ def bench_data_loading(args, device) -> list[dict]:
             rows.append({"group": "data_loading", "config": f"epoch of {n} PNGs 32px, batch 128",
                          "variant": f"decode per epoch, {workers} workers",
                          **measure(epoch, n, device, 1, args.repeats)})
-            log.info("%s", rows[-1])
         start = time.perf_counter()
         cache = torch.from_numpy(np.stack([load_image(f, None) for f in files])).permute(0, 3, 1, 2).contiguous()
         decode_once = time.perf_counter() - start
         generator = torch.Generator().manual_seed(0)
 
         def cached_epoch():
-            for idx in torch.randperm(n, generator=generator).split(128):
+            for idx in torch.randperm(n, generator=generator, device=generator.device).split(128):
                 cache[idx].to(device).float().div_(255)
 
         rows.append({"group": "data_loading", "config": f"epoch of {n} PNGs 32px, batch 128",
                      "variant": "decoded uint8 cache in memory (ddb before the store)",
                      **measure(cached_epoch, n, device, 1, args.repeats),
                      "note": f"one-time decode {decode_once:.2f} s ({n / decode_once:.0f} images/s)"})
-        log.info("%s", rows[-1])
         writer = SplitWriter(Path(tmp) / "store.npy", n, tuple(cache.shape[1:]))
         for image in cache.numpy():
             writer.write(image)
@@ -316,14 +306,12 @@ def bench_data_loading(args, device) -> list[dict]:
         stored = StoredImages(Path(tmp) / "store.npy")
 
         def store_epoch():
-            for idx in torch.randperm(n, generator=generator).split(128):
+            for idx in torch.randperm(n, generator=generator, device=generator.device).split(128):
                 to_device(stored[idx], device).float().div_(255)
 
         rows.append({"group": "data_loading", "config": f"epoch of {n} PNGs 32px, batch 128",
                      "variant": "image store, batches read from disk (ddb)",
                      **measure(store_epoch, n, device, 1, args.repeats)})
-        log.info("%s", rows[-1])
-    return rows
 
 
 class StoreCrops(torch.utils.data.Dataset):
@@ -341,8 +329,8 @@ class StoreCrops(torch.utils.data.Dataset):
                             PROTOCOL_CROP["ratio"])[0]
 
 
-def bench_input_pipeline(args, device) -> list[dict]:
-    rows, side, crop = [], PROTOCOL_CROP["stored"], PROTOCOL_CROP["size"]
+def bench_input_pipeline(args, device, rows: list) -> None:
+    side, crop = PROTOCOL_CROP["stored"], PROTOCOL_CROP["size"]
     batch, variant = args.pipeline_batch, ("fp32" if device.type == "cpu" else "bf16+channels_last")
     with tempfile.TemporaryDirectory() as tmp:
         writer = SplitWriter(Path(tmp) / "train.npy", args.pipeline_images, (3, side, side))
@@ -354,7 +342,8 @@ def bench_input_pipeline(args, device) -> list[dict]:
         torch.manual_seed(0)
         model = prepare(build_classifier("resnet50", 10), variant, device)
         optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-        labels = torch.randint(0, 10, (batch,), device=device)
+        on_device = torch.Generator(device).manual_seed(0)
+        labels = torch.randint(0, 10, (batch,), generator=on_device, device=on_device.device)
         generator = torch.Generator().manual_seed(0)
 
         def train_step(images_uint8):
@@ -364,7 +353,8 @@ def bench_input_pipeline(args, device) -> list[dict]:
             loss.backward()
             optimizer.step()
 
-        on_device = torch.randint(0, 256, (batch, 3, crop, crop), dtype=torch.uint8, device=device)
+        on_device = torch.randint(0, 256, (batch, 3, crop, crop), dtype=torch.uint8, generator=on_device,
+                                  device=on_device.device)
         loader = torch.utils.data.DataLoader(StoreCrops(stored, 0), batch_size=batch, shuffle=True, drop_last=True,
                                              num_workers=args.workers, pin_memory=device.type == "cuda",
                                              persistent_workers=args.workers > 0)
@@ -381,15 +371,14 @@ def bench_input_pipeline(args, device) -> list[dict]:
         ways = {
             "tensors already on the device (the limit)": lambda: train_step(on_device),
             "store, crop on the device (ddb)": lambda: train_step(resized_crop(
-                to_device(stored[torch.randint(0, len(stored), (batch,), generator=generator)], device), generator,
+                to_device(stored[torch.randint(0, len(stored), (batch,), generator=generator,
+                                              device=generator.device)], device), generator,
                 crop, PROTOCOL_CROP["scale"], PROTOCOL_CROP["ratio"])),
             f"store, crop in {args.workers} DataLoader workers, pinned": from_loader,
         }
         for way, step in ways.items():
             rows.append({"group": "input_pipeline", "config": f"train resnet50 {crop}px from {side}px, batch {batch}",
                          "variant": f"{variant}, {way}", **measure(step, batch, device, args.warmup, args.repeats)})
-            log.info("%s", rows[-1])
-    return rows
 
 
 # ---- output ----
@@ -450,6 +439,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+class Rows(list):
+    """The measured rows, written out (JSON and Markdown, atomically) as each one is measured, so a run cut short
+    (a lent machine given back, a time limit) keeps every row it finished."""
+
+    def __init__(self, out: Path, machine: dict):
+        super().__init__()
+        self.out, self.machine = out, machine
+
+    def append(self, row: dict) -> None:
+        super().append(row)
+        log.info("%s", row)
+        self.write()
+
+    def write(self) -> str:
+        table = with_ratios(list(self))
+        text = render(table, self.machine)
+        write_text(self.out, json.dumps({"machine": self.machine, "rows": table.to_dict("records")}, indent=2,
+                                        default=float))
+        write_text(self.out.with_suffix(".md"), text)
+        return text
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     start_stage(log, args)
@@ -458,13 +469,10 @@ def main(argv=None) -> None:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     benches = {"diffusion_train": bench_diffusion_train, "sampling": bench_sampling, "amplifier": bench_amplifier,
                "data_loading": bench_data_loading, "input_pipeline": bench_input_pipeline}
-    rows = [row for group in args.only for row in benches[group](args, device)]
-    machine = machine_info(device, args)
-    table = with_ratios(rows)
-    text = render(table, machine)
-    write_text(args.out, json.dumps({"machine": machine, "rows": table.to_dict("records")}, indent=2, default=float))
-    write_text(args.out.with_suffix(".md"), text)
-    print(text)
+    rows = Rows(args.out, machine_info(device, args))
+    for group in args.only:
+        benches[group](args, device, rows)
+    print(rows.write())
 
 
 if __name__ == "__main__":

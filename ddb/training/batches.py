@@ -22,7 +22,7 @@ class BatchSampler:
         if self.weights is not None:
             return torch.multinomial(self.weights, self.batch_size, replacement=True, generator=self.generator)
         if self.position + min(self.batch_size, self.n) > len(self.order):  # a new epoch (the tail is dropped)
-            self.order, self.position = torch.randperm(self.n, generator=self.generator), 0
+            self.order, self.position = torch.randperm(self.n, generator=self.generator, device=self.generator.device), 0
         batch = self.order[self.position: self.position + self.batch_size]
         self.position += self.batch_size
         return batch

@@ -2,14 +2,16 @@
 
 A training loop registers once what it needs back (``checkpoint.track(model=..., optimizer=..., ...)``): every
 object with ``state_dict()`` / ``load_state_dict()``, the RNGs through :class:`RandomState`, logged values through
-:class:`TrainingRecord`. ``restore()`` loads them all and returns the step to continue after; ``maybe_save(step)``
-writes them all. Nothing is listed twice, so a new piece of state cannot be saved but forgotten on resume.
+:class:`TrainingRecord`. ``restore()`` loads them all and returns the step to continue after; ``save(step)`` writes them
+all, when ``wanted(step)``. Nothing is listed twice, so a new piece of state cannot be saved but forgotten on resume.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 
 import torch
@@ -19,62 +21,100 @@ from ddb.core.integrity import file_digest
 
 log = logging.getLogger("ddb.training")
 # Part of every fingerprint: a checkpoint of another layout is ignored, not half-loaded.
-FORMAT = 2
+FORMAT = 3
 
 
 class RandomState:
-    """The RNGs a training run draws from: its own ``generator`` and torch's global (CPU and CUDA) generators."""
+    """The RNGs a training run draws from: its own generators (the CPU one first, then one on the device it computes
+    on, when that is a GPU) and torch's global (CPU and CUDA) generators.
 
-    def __init__(self, generator: torch.Generator):
-        self.generator = generator
+    A state saved on a GPU resumes on a CPU-only node and back: each generator whose device exists again is
+    restored; one whose device is gone cannot continue its stream there (CPU and CUDA generators are different
+    algorithms), so the resumed run draws on from the fresh generator, and the log says so."""
+
+    def __init__(self, *generators: torch.Generator):
+        self.generators = [g for i, g in enumerate(generators) if all(g is not other for other in generators[:i])]
 
     def state_dict(self) -> dict:
-        state = {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}
+        state = {"generators": [{"device": g.device.type, "state": g.get_state()} for g in self.generators],
+                 "torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             state["cuda"] = torch.cuda.get_rng_state_all()
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
+        saved = {entry["device"]: entry["state"] for entry in state["generators"]}
+        for generator in self.generators:
+            if generator.device.type in saved:
+                generator.set_state(saved.pop(generator.device.type))
+        for device in saved:
+            log.warning("the saved %s random generator cannot continue on this node's devices: draws that were made "
+                        "on %s continue from a fresh generator, so this run does not repeat an uninterrupted one "
+                        "exactly", device, device)
         torch.set_rng_state(state["torch"])
-        if "cuda" in state and torch.cuda.is_available():
+        if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class _HashingWriter:
+    """A binary file that hashes what is written to it, so a checkpoint's sha256 needs no second read."""
+
+    def __init__(self, file):
+        self.file, self.digest = file, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
 class TrainingRecord:
-    """What a loop logs: ``history`` (one row per logged step) and the batch losses since the last row."""
+    """What a loop logs: ``history`` (one row per logged step) and the batch losses since the last row, summed where
+    they are computed (in float64, so the mean equals that of the values read one by one) and read back once per
+    row."""
 
     def __init__(self):
         self.history: list[dict] = []
-        self.running: list[float] = []
+        self.running_sum, self.running_count = 0.0, 0
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.running_sum = self.running_sum + loss.detach().double()
+        self.running_count += 1
 
     def mean_running(self) -> float:
-        mean = sum(self.running) / len(self.running)
-        self.running = []
+        mean = float(self.running_sum) / self.running_count
+        self.running_sum, self.running_count = 0.0, 0
         return mean
 
     def state_dict(self) -> dict:
-        return {"history": self.history, "running": self.running}
+        return {"history": self.history, "running_sum": float(self.running_sum), "running_count": self.running_count}
 
     def load_state_dict(self, state: dict) -> None:
-        self.history, self.running = state["history"], state["running"]
+        self.history = state["history"]
+        self.running_sum, self.running_count = state["running_sum"], state["running_count"]
 
 
 class Checkpoint:
-    """The tracked training state every ``every`` steps in ``<out>.<name>.pt`` (written temp-then-rename), so a
-    killed or preempted job resumes where it stopped. A checkpoint is resumed only when its ``fingerprint`` (format,
-    settings, seed, the inputs' sizes and modification times) equals this run's: a rerun for changed inputs starts
-    afresh. Its sha256 is kept beside it (``<out>.<name>.pt.sha256``); a checkpoint that does not match it or
-    cannot be read is reported, moved aside to ``*.damaged`` and training starts afresh, so the rerun succeeds
-    without anyone deleting files. Loaded with ``weights_only=True``: tensors and plain containers only, never
-    arbitrary pickles."""
+    """The tracked training state in ``<out>.<name>.pt`` (written temp-then-rename), so a killed or preempted job
+    resumes where it stopped: saved at multiples of ``every`` steps once ``minutes`` have passed since the last save
+    (0: at every multiple), which bounds the writes to shared storage by time, not by the device's speed. A
+    checkpoint is resumed only when its ``fingerprint`` (format, settings, seed, the inputs' sizes and modification
+    times) equals this run's: a rerun for changed inputs starts afresh. Its sha256, computed while it is written, is
+    kept beside it (``<out>.<name>.pt.sha256``); a checkpoint that does not match it or cannot be read is reported,
+    moved aside to ``*.damaged`` and training starts afresh, so the rerun succeeds without anyone deleting files.
+    Loaded onto the CPU with ``weights_only=True`` (tensors and plain containers only, never arbitrary pickles);
+    each tracked object puts its state on the device that resumes it, so a checkpoint written on a GPU resumes on a
+    CPU-only node and back."""
 
-    def __init__(self, out: Path, fingerprint: dict, every: int, name: str = "checkpoint"):
+    def __init__(self, out: Path, fingerprint: dict, every: int, name: str = "checkpoint", minutes: float = 0):
         out = Path(out)
         self.path = out.with_name(f"{out.name}.{name}.pt")
         self.digest_path = self.path.with_name(self.path.name + ".sha256")
         self.fingerprint = json.dumps({"format": FORMAT, **fingerprint}, sort_keys=True, default=str)
-        self.every = every
+        self.every, self.seconds = every, 60 * minutes
+        self.last_saved = time.monotonic()
         self.tracked: dict[str, object] = {}
 
     def track(self, **stateful) -> None:
@@ -90,7 +130,7 @@ class Checkpoint:
             if recorded != file_digest(self.path):
                 raise ValueError("its sha256 does not match the one recorded when it was written" if recorded
                                  else f"{self.digest_path.name} is missing")
-            saved = torch.load(self.path, weights_only=True)
+            saved = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as error:  # damaged, truncated, or of another program: never resumed from
             self._move_aside(error)
             return 0
@@ -111,17 +151,22 @@ class Checkpoint:
 
     def save(self, step: int) -> None:
         state = {name: stateful.state_dict() for name, stateful in self.tracked.items()}
-        with atomic_file(self.path) as tmp:
-            torch.save({"state": state, "step": step, "fingerprint": self.fingerprint}, tmp)
-            digest = file_digest(tmp)
+        with atomic_file(self.path) as tmp, open(tmp, "wb") as file:
+            writer = _HashingWriter(file)
+            torch.save({"state": state, "step": step, "fingerprint": self.fingerprint}, writer)
         # written after the checkpoint: a job killed in between leaves a mismatch, hence a fresh start, never a resume
         # from a file that was not checked
-        write_text(self.digest_path, f"{digest}  {self.path.name}\n")
+        write_text(self.digest_path, f"{writer.digest.hexdigest()}  {self.path.name}\n")
+        self.last_saved = time.monotonic()
 
-    def maybe_save(self, step: int, last_step: int | None = None) -> None:
-        """Save every ``every`` steps, and after ``last_step`` (a finished part a later step of the stage needs)."""
-        if self.every and (step % self.every == 0 or step == last_step):
-            self.save(step)
+    def due(self, step: int) -> bool:
+        """Whether ``step`` is a multiple of ``every`` at least ``minutes`` after the last save."""
+        return bool(self.every) and step % self.every == 0 and time.monotonic() - self.last_saved >= self.seconds
+
+    def wanted(self, step: int, last_step: int | None = None) -> bool:
+        """Whether to save after ``step``: when :meth:`due`, and after ``last_step`` (a finished part a later step of
+        the stage needs)."""
+        return self.due(step) or bool(self.every) and step == last_step
 
     def remove(self) -> None:
         """Called once the stage's output is complete."""

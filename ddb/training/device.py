@@ -1,4 +1,11 @@
-"""Where and how a stage computes: seeding, CPU threads, the device, bf16 autocast and memory format."""
+"""Where and how a stage computes: seeding, CPU threads, determinism, the device, its random generators, bf16
+autocast and memory format.
+
+The rule for random draws (tests/test_device_rules.py checks every call in ddb/): a draw names its generator and
+is made on that generator's device, ``torch.rand(..., generator=g, device=g.device)``; a result needed elsewhere is
+moved there afterwards. PyTorch refuses a CPU generator for a draw on a GPU, so a draw on the device it computes on
+takes a generator of that device (:func:`device_generator`).
+"""
 
 from __future__ import annotations
 
@@ -10,33 +17,61 @@ import numpy as np
 import torch
 from torch import nn
 
+from ddb.core.settings import DETERMINISTIC_ENV
+
 log = logging.getLogger("ddb.training")
 
 
+def deterministic_kernels(mode: str, device: torch.device) -> bool:
+    """Whether a stage asks for deterministic kernels: ``yes``, ``no``, or ``auto`` = on a CPU only. On a CPU they
+    cost nothing measurable and make the same seed give the same weights; on a GPU they force slower cuDNN
+    algorithms while some kernels (the UNet's upsampling backward among them) stay non-deterministic anyway."""
+    if mode not in ("auto", "yes", "no"):
+        raise ValueError(f"{DETERMINISTIC_ENV}={mode!r}: use auto, yes or no")
+    return device.type == "cpu" if mode == "auto" else mode == "yes"
+
+
 def setup(seed: int, threads: int | None = None) -> torch.device:
-    """Seed every global RNG once (only stage ``main()``s call this), fix CPU threads, pick CUDA when present."""
+    """Seed every global RNG once (only stage ``main()``s call this), fix CPU threads, pick CUDA when present, and
+    choose deterministic or fast kernels (:func:`deterministic_kernels`, mode from ``$DDB_DETERMINISTIC``)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(threads)
-    # Deterministic kernels: on CPU the same seed then gives the same weights and the same scores.
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    log.info("device: %s, torch threads: %d, seed: %d", device, torch.get_num_threads(), seed)
+    deterministic = deterministic_kernels(os.environ.get(DETERMINISTIC_ENV, "auto"), device)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts: deterministic GEMMs
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    # Filling every new tensor with NaN is a debugging aid of deterministic mode; it costs time and changes nothing
+    # a stage computes (nothing reads memory it did not write).
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    torch.backends.cudnn.benchmark = device.type == "cuda" and not deterministic
+    log.info("device: %s, torch threads: %d, seed: %d, deterministic kernels: %s", device, torch.get_num_threads(),
+             seed, "yes" if deterministic else "no")
     return device
 
 
+def device_generator(generator: torch.Generator, device: torch.device) -> torch.Generator:
+    """The generator for draws made on ``device``: ``generator`` itself when it lives there (so a CPU run keeps the
+    single stream it always had), else a generator on ``device`` seeded by one draw from ``generator``."""
+    if generator.device.type == torch.device(device).type:
+        return generator
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+    return torch.Generator(device).manual_seed(seed)
+
+
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bf16 in hardware: CUDA GPUs that support it, CPUs with AVX512-BF16 or AMX."""
+    """Whether ``device`` computes bf16 in hardware: CUDA GPUs from Ampere on (and ROCm GPUs), CPUs with
+    AVX512-BF16 or AMX. Older GPUs (V100, T4) only emulate bf16, slower than fp32, so they count as without."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def uses_bf16(device: torch.device, precision: str = "auto", cpu_auto: bool = False) -> bool:
-    """Whether a stage runs under bf16 autocast. ``auto`` = bf16 on CUDA GPUs that support it; with ``cpu_auto`` also
+    """Whether a stage runs under bf16 autocast. ``auto`` = bf16 on CUDA GPUs that compute it natively; with ``cpu_auto`` also
     on CPUs with native bf16 (sampling, where the sampler check measured it to keep the amplifier's AUROC; training
     on a CPU stays fp32 because its effect on the results is not measured)."""
     if precision != "auto":

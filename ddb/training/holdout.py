@@ -26,12 +26,13 @@ log = logging.getLogger("ddb.training")
 
 
 def train_with_holdout(data: ImageSet, num_classes: int, settings: dict, device: torch.device, out: Path,
-                       info: dict, fingerprint: dict, what: str, lr_setting: str) -> None:
-    """Train a fresh classifier of ``settings`` on ``data`` for ``settings["epochs"]`` epochs, holding out
-    ``settings["holdout_fraction"]``, and write it to ``out`` with ``info`` (plus the kept epoch and its held-out
-    accuracy) and its ``training_log.csv``."""
+                       info: dict, fingerprint: dict, what: str, lr_setting: str,
+                       pretrained_weights: Path | None = None) -> None:
+    """Train a fresh classifier of ``settings`` (from the staged ``pretrained_weights`` where it uses them) on
+    ``data`` for ``settings["epochs"]`` epochs, holding out ``settings["holdout_fraction"]``, and write it to
+    ``out`` with ``info`` (plus the kept epoch and its held-out accuracy) and its ``training_log.csv``."""
     generator = torch.Generator().manual_seed(settings["seed"])
-    order = torch.randperm(len(data), generator=generator)
+    order = torch.randperm(len(data), generator=generator, device=generator.device)
     n_holdout = int(round(settings["holdout_fraction"] * len(data)))
     holdout, train = data.subset(order[:n_holdout]), data.subset(order[n_holdout:])
     log.info("%s: %d images (%d classes, %d px): %d train, %d held out", what, len(train) + len(holdout),
@@ -42,7 +43,7 @@ def train_with_holdout(data: ImageSet, num_classes: int, settings: dict, device:
         loss = F.cross_entropy(logits, holdout.labels).item()
         return -loss, {"holdout_loss": loss, "holdout_acc": (logits.argmax(1) == holdout.labels).float().mean().item()}
 
-    model = new_classifier(settings, num_classes, device)
+    model = new_classifier(settings, num_classes, device, pretrained_weights)
     steps_per_epoch = max(1, len(train) // settings["batch_size"])
     # a checkpoint after every epoch: a killed job resumes at the next epoch
     checkpoint = Checkpoint(out, fingerprint | {"settings": settings}, every=steps_per_epoch)
