@@ -16,6 +16,7 @@ report: "report/workflow.rst"
 include: "rules/common.smk"
 # ---- stages, in pipeline order ----
 include: "rules/data.smk"
+include: "rules/weights.smk"
 include: "rules/diffusion.smk"
 include: "rules/amplifier.smk"
 include: "rules/debias.smk"

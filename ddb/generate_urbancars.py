@@ -13,7 +13,7 @@ from pathlib import Path
 from ddb.core.logs import start_stage
 from ddb.core.settings import resolve_settings
 from ddb.datasets.common import DatasetError
-from ddb.datasets.urbancars_generation import generate
+from ddb.datasets.urbancars_generation import generate, load_maskrcnn
 
 log = logging.getLogger("ddb.generate_urbancars")
 
@@ -24,6 +24,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--places", required=True, type=Path, help="extracted Places365 files (download stage)")
     p.add_argument("--lvis", required=True, type=Path, help="extracted LVIS annotations and COCO images")
     p.add_argument("--settings", default=None, help="JSON urbancars settings (defaults: ddb/config.schema.yaml)")
+    p.add_argument("--mask-weights", type=Path, default=None,
+                   help="staged Mask R-CNN weights (rule stage_weights), for car_mask: maskrcnn")
     p.add_argument("--out", required=True, type=Path, help="output folder (Whac-A-Mole layout)")
     return p.parse_args(argv)
 
@@ -33,7 +35,8 @@ def main(argv=None) -> None:
     settings = resolve_settings("urbancars", args.settings)
     start_stage(log, args, settings)
     try:
-        n = generate(args.cars, args.places, args.lvis, args.out, settings)
+        model = load_maskrcnn(args.mask_weights) if settings["car_mask"] == "maskrcnn" else None
+        n = generate(args.cars, args.places, args.lvis, args.out, settings, model)
     except DatasetError as error:
         log.error("%s", error)
         raise SystemExit(f"generate_urbancars failed: {error}") from None

@@ -33,6 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--store", type=Path, help="with --real-metadata: the image store folder of that table")
     p.add_argument("--out", required=True, type=Path, help="output amplifier folder")
     p.add_argument("--settings", default=None, help="JSON 'amplifier' settings (defaults: ddb/config.schema.yaml)")
+    p.add_argument("--pretrained-weights", type=Path, default=None,
+                   help="staged ImageNet weights of the architecture (rule stage_weights), for pretrained: yes / auto")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     args = p.parse_args(argv)
     if args.real_metadata and args.store is None:
@@ -52,8 +54,9 @@ def main(argv=None) -> None:
         data, trained_on = load_split(metadata, args.store, "train"), "real"
         num_classes = int(metadata["label"].max()) + 1
     train_with_holdout(data, num_classes, settings, device, args.out, {"trained_on": trained_on},
-                       {"inputs": input_fingerprint(*(args.synthetic or []), args.real_metadata)},
-                       f"amplifier ({trained_on})", "amplifier.lr")
+                       {"inputs": input_fingerprint(*(args.synthetic or []), args.real_metadata,
+                                                   args.pretrained_weights)},
+                       f"amplifier ({trained_on})", "amplifier.lr", args.pretrained_weights)
 
 
 if __name__ == "__main__":

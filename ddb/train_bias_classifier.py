@@ -34,6 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, type=Path, help="output model folder")
     p.add_argument("--settings", default=None,
                    help="JSON classifier settings: the 'amplifier' section with the 'bias_classifier' changes")
+    p.add_argument("--pretrained-weights", type=Path, default=None,
+                   help="staged ImageNet weights of the architecture (rule stage_weights), for pretrained: yes / auto")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     return p.parse_args(argv)
 
@@ -52,7 +54,8 @@ def main(argv=None) -> None:
     num_values = int(metadata["bias"].max()) + 1
     train_with_holdout(data, num_values, settings, device, args.out,
                        {"trained_on": "real val split, bias labels", "target": "bias", "uses_bias_labels": True},
-                       {"inputs": input_fingerprint(args.metadata)}, "bias classifier", "amplifier.lr")
+                       {"inputs": input_fingerprint(args.metadata, args.pretrained_weights)}, "bias classifier",
+                       "amplifier.lr", args.pretrained_weights)
 
 
 if __name__ == "__main__":

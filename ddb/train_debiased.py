@@ -64,6 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--settings", default=None, help="JSON 'classifier' settings (defaults: ddb/config.schema.yaml)")
     p.add_argument("--method-settings", default=None,
                    help="JSON settings of the method's own section (recipes.<name> or baselines.<name>)")
+    p.add_argument("--pretrained-weights", type=Path, default=None,
+                   help="staged ImageNet weights of the architecture (rule stage_weights), for pretrained: yes / auto")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     args = p.parse_args(argv)
     for need in methods.method(args.method).needs:
@@ -98,20 +100,21 @@ def main(argv=None) -> None:
     num_classes = int(metadata["label"].max()) + 1
     generator = torch.Generator().manual_seed(args.seed)
     # The target model is built first, so its initial weights depend on the seed alone, not on the method.
-    model = new_classifier(settings, num_classes, device)
+    model = new_classifier(settings, num_classes, device, args.pretrained_weights)
     fingerprint = {"method": args.method, "seed": args.seed, "settings": settings, "method_settings": own_settings,
-                   "inputs": input_fingerprint(args.metadata, args.scores, args.amplifier, args.selection_scores)}
-    every = settings["checkpoint_every"]
+                   "inputs": input_fingerprint(args.metadata, args.scores, args.amplifier, args.selection_scores,
+                                               args.pretrained_weights)}
+    every, minutes = settings["checkpoint_every"], settings["checkpoint_minutes"]
     own_checkpoints: list[Checkpoint] = []
 
     def checkpoint_of(name: str) -> Checkpoint | None:
         if not every:
             return None
-        own_checkpoints.append(Checkpoint(args.out, fingerprint | {"part": name}, every, name=name))
+        own_checkpoints.append(Checkpoint(args.out, fingerprint | {"part": name}, every, name=name, minutes=minutes))
         return own_checkpoints[-1]
 
     context = methods.MethodContext(settings, own_settings, metadata, train, num_classes, generator, device,
-                                    args.scores, args.amplifier, checkpoint_of)
+                                    args.scores, args.amplifier, checkpoint_of, args.pretrained_weights)
     objective = methods.method_module(args.method).objective(context)
 
     def validate(model):
@@ -120,7 +123,7 @@ def main(argv=None) -> None:
         metrics = classification_metrics(pred, val.labels.numpy(), val_bias, val_aligned)
         return score, {"val_selection_score": score, **{f"val_{k}": v for k, v in metrics.items()}}
 
-    checkpoint = Checkpoint(args.out, fingerprint, every)
+    checkpoint = Checkpoint(args.out, fingerprint, every, minutes=minutes)
     best, history = fit(model, train, settings, settings["steps"], generator, device, eval_every=settings["eval_every"],
                         objective=objective, validate=validate, augment=train_view(settings, generator),
                         checkpoint=checkpoint, what=args.method, patience=settings["patience"],

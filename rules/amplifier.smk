@@ -1,6 +1,7 @@
 # DDB stage 3: the bias amplifier, trained on synthetic images only (its inputs hold no real image).
 rule train_amplifier:
     input:
+        unpack(classifier_weights(lambda wildcards: PLAN.section(wildcards.dataset, "amplifier"))),
         synthetic=synthetic_dirs,
     output:
         model=directory("results/{dataset}/amplifier/synthetic/{sampling}/model"),
@@ -10,6 +11,7 @@ rule train_amplifier:
         "results/benchmarks/train_amplifier/{dataset}/{sampling}.tsv"
     params:
         settings=section_params("amplifier"),
+        weights=weights_flag,
         code=PLAN.stage_code("train_amplifier"),
     threads: 4
     resources:
@@ -21,7 +23,7 @@ rule train_amplifier:
     message:
         "Training the bias amplifier of {wildcards.dataset} on synthetic images ({wildcards.sampling})"
     shell:
-        "python -m ddb.train_amplifier --synthetic {input.synthetic} --out {output.model}"
+        "python -m ddb.train_amplifier --synthetic {input.synthetic} --out {output.model} {params.weights}"
         " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 
@@ -29,6 +31,7 @@ rule train_amplifier:
 # real_amplifier.epochs, `real/epochs=<n>` for each entry of the memorisation sweep (sweeps.real_amplifier_epochs).
 rule train_real_amplifier:
     input:
+        unpack(classifier_weights(real_amplifier_settings)),
         metadata=rules.prepare_data.output.metadata,
         store=native_store,
     output:
@@ -39,6 +42,7 @@ rule train_real_amplifier:
         "results/benchmarks/train_real_amplifier/{dataset}/{real_amplifier}.tsv"
     params:
         settings=real_amplifier_params,
+        weights=weights_flag,
         code=PLAN.stage_code("train_amplifier"),
     threads: 4
     resources:
@@ -51,7 +55,7 @@ rule train_real_amplifier:
         "Training the ablation's amplifier of {wildcards.dataset} on real images ({wildcards.real_amplifier})"
     shell:
         "python -m ddb.train_amplifier --real-metadata {input.metadata} --store {input.store} --out {output.model}"
-        " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        " {params.weights} --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 
 # DDB stage 4: a frozen amplifier scores every real image into one Parquet table.

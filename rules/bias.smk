@@ -3,6 +3,7 @@
 # val split at the synthetic images' resolution (ddb/train_bias_classifier.py, ddb/measure_bias.py).
 rule train_bias_classifier:
     input:
+        unpack(classifier_weights(lambda wildcards: PLAN.bias_classifier_section(wildcards.dataset))),
         metadata=rules.prepare_data.output.metadata,
         store=diffusion_store,
     output:
@@ -13,6 +14,7 @@ rule train_bias_classifier:
         "results/benchmarks/train_bias_classifier/{dataset}.tsv"
     params:
         settings=bias_classifier_params,
+        weights=weights_flag,
         code=PLAN.stage_code("train_bias_classifier"),
     threads: 4
     resources:
@@ -25,7 +27,7 @@ rule train_bias_classifier:
         "Training the evaluation-only bias classifier of {wildcards.dataset}"
     shell:
         "python -m ddb.train_bias_classifier --metadata {input.metadata} --store {input.store}"
-        " --out {output.model} --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        " --out {output.model} {params.weights} --settings {params.settings:q} --threads {threads} > {log} 2>&1"
 
 
 rule measure_real_bias:

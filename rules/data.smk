@@ -29,6 +29,7 @@ rule download:
 # sizes of the published bias ratios (ddb/datasets/urbancars_generation.py). Mask R-CNN cuts the cars out, on a GPU if present.
 rule generate_urbancars:
     input:
+        unpack(lambda wildcards: PLAN.mask_weights(wildcards.dataset)),
         cars="results/downloads/stanford_cars/extracted",
         places="results/downloads/places365/extracted",
         lvis="results/downloads/lvis_coco/extracted",
@@ -42,6 +43,7 @@ rule generate_urbancars:
         # image_size is prepare_data's: changing it does not composite the images again
         settings=lambda wc: canonical_json({k: v for k, v in PLAN.source_settings(wc.dataset).items()
                                             if k != "image_size"}),
+        weights=lambda wildcards, input: cli_flags(input, ("mask_weights",)),
         code=PLAN.stage_code("generate_urbancars"),
     threads: 4
     resources:
@@ -54,7 +56,7 @@ rule generate_urbancars:
         "Generating UrbanCars for {wildcards.dataset} from Stanford Cars, Places365 and LVIS/COCO"
     shell:
         "python -m ddb.generate_urbancars --cars {input.cars} --places {input.places} --lvis {input.lvis}"
-        " --settings {params.settings:q} --out {output.generated} > {log} 2>&1"
+        " {params.weights} --settings {params.settings:q} --out {output.generated} > {log} 2>&1"
 
 
 # Materialise a dataset: images plus the normalised metadata table every later stage reads.

@@ -3,6 +3,7 @@
 rule train_debiased:
     input:
         unpack(method_inputs),
+        unpack(classifier_weights(lambda wildcards: PLAN.section(wildcards.dataset, "classifier"))),
         metadata=rules.prepare_data.output.metadata,
         store=native_store,
     output:
@@ -14,6 +15,7 @@ rule train_debiased:
     params:
         method=run_method,
         method_inputs=method_flags,
+        weights=weights_flag,
         settings=section_params("classifier"),
         method_settings=method_settings_params,
         code=lambda wildcards: PLAN.method_code(run_method(wildcards)),
@@ -28,5 +30,5 @@ rule train_debiased:
         "Training {wildcards.run} (seed {wildcards.seed}) on {wildcards.dataset}"
     shell:
         "python -m ddb.train_debiased --method {params.method} --metadata {input.metadata} --store {input.store}"
-        " {params.method_inputs} --seed {wildcards.seed} --out {output.model}"
+        " {params.method_inputs} {params.weights} --seed {wildcards.seed} --out {output.model}"
         " --settings {params.settings:q} --method-settings {params.method_settings:q} --threads {threads} > {log} 2>&1"

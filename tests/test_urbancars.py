@@ -162,13 +162,8 @@ def test_mask_cut_out_follows_the_detected_instance(tmp_path):
     assert crop.size == (40, 24) and cutter.fallbacks == 1  # no car found: the annotated box
 
 
-def test_mask_weights_unavailable_offline_name_the_file_and_the_alternative(monkeypatch, tmp_path):
-    import urllib.error
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("no network")
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    with pytest.raises(DatasetError, match=r"maskrcnn_resnet50_fpn_v2_coco-.*\.pth.*car_mask: bbox"):
-        urbancars_generation.load_maskrcnn()
+def test_mask_weights_not_staged_name_the_file_the_stage_and_the_alternative(tmp_path):
+    with pytest.raises(DatasetError, match=r"stage_weights.*maskrcnn_resnet50_fpn_v2_coco-.*\.pth.*car_mask: bbox"):
+        urbancars_generation.load_maskrcnn(None)
+    with pytest.raises(DatasetError, match=r"needs the Mask R-CNN"):
+        CarCutter(tmp_path, "maskrcnn")

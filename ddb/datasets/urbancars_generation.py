@@ -294,7 +294,8 @@ class CarCutter:
         self.fallbacks = 0
         self.cut_outs = {}  # car file -> (crop box, 1-bit mask): a reused car is segmented once
         if method == "maskrcnn" and model is None:
-            self.model = load_maskrcnn()
+            raise DatasetError("car_mask: maskrcnn needs the Mask R-CNN, loaded from its staged weights "
+                               "(load_maskrcnn); or set datasets.<name>.urbancars.car_mask: bbox")
 
     def __call__(self, car: Car) -> tuple[Image.Image, Image.Image]:
         with Image.open(self.root / car.file) as image:
@@ -327,19 +328,24 @@ class CarCutter:
         return Image.fromarray((out["masks"][best, 0] > 0.5).cpu().numpy().astype(np.uint8) * 255)
 
 
-def load_maskrcnn():
-    """torchvision's Mask R-CNN v2 with COCO weights, in eval mode, on the GPU when there is one."""
+def load_maskrcnn(weights_folder: Path | None):
+    """torchvision's Mask R-CNN v2 with the COCO weights staged in ``weights_folder`` (rule stage_weights; nothing
+    is downloaded here), in eval mode, on the GPU when there is one."""
     import torch
-    from torchvision.models.detection import MaskRCNN_ResNet50_FPN_V2_Weights, maskrcnn_resnet50_fpn_v2
+    from torchvision.models.detection import maskrcnn_resnet50_fpn_v2
 
-    weights = MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1
-    try:
-        model = maskrcnn_resnet50_fpn_v2(weights=weights)
-    except Exception as err:  # no network and no cached file
+    from ddb.models.staged import staged_state_dict, unavailable_reason
+
+    state = staged_state_dict(weights_folder) if weights_folder is not None else None
+    if state is None:
+        why = unavailable_reason(weights_folder) if weights_folder is not None else "no staged weights were given"
         raise DatasetError(
-            f"could not load the Mask R-CNN COCO weights that cut the cars out ({type(err).__name__}: {err}). Place "
-            f"{weights.url.rsplit('/', 1)[-1]} (from {weights.url}) in $TORCH_HOME/hub/checkpoints/, or set "
-            "datasets.<name>.urbancars.car_mask: bbox to paste the annotated boxes instead") from None
+            f"the Mask R-CNN COCO weights that cut the cars out are not staged ({why}): run the workflow, whose rule "
+            "stage_weights fetches maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth on the login node (or place that file "
+            "in results/downloads/weights/), or set datasets.<name>.urbancars.car_mask: bbox to paste the annotated "
+            "boxes instead")
+    model = maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None)
+    model.load_state_dict(state)
     return model.eval().to("cuda" if torch.cuda.is_available() else "cpu")
 
 

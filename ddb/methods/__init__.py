@@ -46,8 +46,8 @@ class Method:
 @dataclass
 class MethodContext:
     """What a method's ``objective()`` may use: the ``classifier`` settings, its own settings, the real data, the
-    artifacts it needs, and a resumable checkpoint for any model of its own (``checkpoint(name)``, None when
-    checkpoints are off)."""
+    artifacts it needs, a resumable checkpoint for any model of its own (``checkpoint(name)``, None when
+    checkpoints are off), and the staged ImageNet weights its models start from (None: none)."""
 
     settings: dict
     method_settings: dict
@@ -59,6 +59,7 @@ class MethodContext:
     scores: Path | None
     amplifier: Path | None
     checkpoint: Callable[[str], Checkpoint | None]
+    pretrained_weights: Path | None = None
 
 
 def method_names() -> list[str]:

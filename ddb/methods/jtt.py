@@ -20,10 +20,10 @@ def objective(context):
 
     settings, recipe, train = context.settings, context.method_settings, context.train
     steps_per_epoch = max(1, len(train) // settings["batch_size"])
-    identifier = new_classifier(settings, context.num_classes, context.device)
+    identifier = new_classifier(settings, context.num_classes, context.device, context.pretrained_weights)
     fit(identifier, train, settings, recipe["identification_epochs"] * steps_per_epoch, context.generator,
         context.device, eval_every=settings["eval_every"], augment=train_view(settings, context.generator),
-        checkpoint=context.checkpoint("identification"), what="jtt identification")
+        checkpoint=context.checkpoint("identification"), what="jtt identification", checkpoint_at_end=True)
     wrong = predict_logits(identifier, train.images, context.device, view=eval_view(settings)).argmax(1) != train.labels
     if not wrong.any():  # the identification model memorised everything: JTT has nothing to upweight
         raise SystemExit("JTT's error set is empty; lower baselines.jtt.identification_epochs")

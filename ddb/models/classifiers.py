@@ -18,6 +18,7 @@ from torch import nn
 from torchvision import models as tv_models
 
 from ddb.core.integrity import damaged, verify_files
+from ddb.models.staged import staged_state_dict, unavailable_reason
 from ddb.training.device import to_device
 
 log = logging.getLogger("ddb.models")
@@ -53,38 +54,39 @@ def small_cnn(num_classes: int, width: int = 16) -> nn.Sequential:
     )
 
 
-# ImageNet-1k V1 weights for both (Whac-A-Mole and group_DRO use ResNet-50 V1).
-RESNETS = {"resnet18": (tv_models.resnet18, tv_models.ResNet18_Weights.IMAGENET1K_V1),
-           "resnet50": (tv_models.resnet50, tv_models.ResNet50_Weights.IMAGENET1K_V1)}
+RESNETS = {"resnet18": tv_models.resnet18, "resnet50": tv_models.resnet50}
 
 
-def resnet(arch: str, num_classes: int, pretrained: str) -> nn.Sequential:
-    """torchvision ResNet with a new head. ``pretrained``: yes (ImageNet weights, must load), no, or auto
-    (ImageNet weights if they can be loaded, else random init with a warning naming the file to pre-stage)."""
-    constructor, imagenet = RESNETS[arch]
-    weights = imagenet if pretrained in ("yes", "auto") else None
-    try:
-        net = constructor(weights=weights)
-    except Exception as err:  # no network / no cached file: torch.hub raises URLError, OSError, RuntimeError...
-        if pretrained == "yes":
-            raise RuntimeError(
-                f"could not load ImageNet weights for {arch} ({err}). Place {weights.url.rsplit('/', 1)[-1]} in "
-                f"$TORCH_HOME/hub/checkpoints/ or set pretrained: auto/no in config.yaml"
-            ) from err
-        msg = (f"ImageNet weights for {arch} unavailable ({type(err).__name__}); using random init. "
-               f"To use them, place {weights.url.rsplit('/', 1)[-1]} in $TORCH_HOME/hub/checkpoints/")
-        warnings.warn(msg, stacklevel=2)
-        log.warning(msg)
-        net = constructor(weights=None)
+def resnet(arch: str, num_classes: int, pretrained: str, weights_folder: Path | None = None) -> nn.Sequential:
+    """torchvision ResNet with a new head. ``pretrained``: yes (its ImageNet weights, staged in ``weights_folder``
+    by rule stage_weights: ddb/models/staged.py), no, or auto (the staged weights where staging could get
+    them, else random init with a warning). Nothing is downloaded here."""
+    net = RESNETS[arch](weights=None)
+    if pretrained in ("yes", "auto"):
+        state = None
+        if weights_folder is None:
+            problem = "no staged weights were given (--pretrained-weights; the workflow passes results/weights/<name>)"
+        else:
+            state = staged_state_dict(weights_folder)
+            problem = f"staging them failed: {unavailable_reason(weights_folder)}" if state is None else ""
+        if state is not None:
+            net.load_state_dict(state)
+        elif pretrained == "yes":
+            raise SystemExit(f"{arch} with pretrained: yes needs its ImageNet weights, but {problem}. Run the workflow "
+                             "(rule stage_weights fetches them on the login node), or set pretrained: auto / no")
+        else:
+            msg = f"ImageNet weights for {arch} unavailable ({problem}); using random init"
+            warnings.warn(msg, stacklevel=2)
+            log.warning(msg)
     net.fc = nn.Linear(net.fc.in_features, num_classes)
     return nn.Sequential(Normalize(IMAGENET_MEAN, IMAGENET_STD), net)
 
 
-def build_classifier(arch: str, num_classes: int, pretrained: str = "no") -> nn.Module:
+def build_classifier(arch: str, num_classes: int, pretrained: str = "no", weights_folder: Path | None = None) -> nn.Module:
     if arch == "small_cnn":
         return small_cnn(num_classes)
     if arch in RESNETS:
-        return resnet(arch, num_classes, pretrained)
+        return resnet(arch, num_classes, pretrained, weights_folder)
     raise ValueError(f"unknown classifier arch {arch!r}; use small_cnn, {' or '.join(RESNETS)}")
 
 
