@@ -1,11 +1,13 @@
 # Helpers only (no rules): config validation, wildcard constraints, input and params functions. What they compute
 # lives in ddb/workflow/planning.py (unit-tested without Snakemake); here it is wired to wildcards.
+import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # this checkout's ddb, even where another one is installed
+from ddb.core.settings import DETERMINISTIC_ENV
 from ddb.workflow.planning import Plan, canonical_json, coerce_to_schema
 
 # Jobs call `python -m ddb.<stage>`: without --sdm conda that is the environment running Snakemake itself,
@@ -17,6 +19,9 @@ if not workflow.deployment_settings.deployment_method:
 # YAML's BaseLoader): numbers and booleans the schema asks for are converted before validation.
 config.update(coerce_to_schema(config))
 validate(config, "../ddb/config.schema.yaml")
+# Deterministic kernels or fast ones: how jobs compute, not what, so it reaches them through the environment (local
+# jobs and SLURM jobs inherit it) rather than as a param that would rerun them.
+os.environ[DETERMINISTIC_ENV] = config["deterministic"]
 
 PLAN = Plan(config, workflow.basedir)
 DATASETS = PLAN.datasets
@@ -36,6 +41,7 @@ wildcard_constraints:
     resolution=r"native|\d+px",
     class_index=r"\d+",
     download="|".join(PLAN.downloads()),
+    weight="|".join(PLAN.weight_names()),
 
 
 # ---- resources and params ----
@@ -58,8 +64,12 @@ def sampling_params(wildcards):
     return canonical_json(PLAN.sampling_section(wildcards.dataset, wildcards.sampling))
 
 
+def real_amplifier_settings(wildcards):
+    return PLAN.real_amplifier_section(wildcards.dataset, wildcards.real_amplifier)
+
+
 def real_amplifier_params(wildcards):
-    return canonical_json(PLAN.real_amplifier_section(wildcards.dataset, wildcards.real_amplifier))
+    return canonical_json(real_amplifier_settings(wildcards))
 
 
 def bias_classifier_params(wildcards):
@@ -127,6 +137,16 @@ def method_inputs(wildcards):
 def method_flags(wildcards, input):
     """``--scores <path>`` / ``--amplifier <path>`` / ``--selection-scores <path>`` for the inputs of the run."""
     return cli_flags(input, ("scores", "amplifier", "selection_scores"))
+
+
+# ---- pretrained weights (rules/weights.smk): the staged folder a classifier starts from, as input and flag ----
+def classifier_weights(settings_of):
+    """Input function: ``{"pretrained_weights": results/weights/<name>}`` for the classifier of the job's settings."""
+    return lambda wildcards: PLAN.classifier_weights(settings_of(wildcards))
+
+
+def weights_flag(wildcards, input):
+    return cli_flags(input, ("pretrained_weights",))
 
 
 def run_folders(dataset, leaf):

@@ -20,6 +20,7 @@ import yaml
 from snakemake.utils import validate
 
 from ddb import datasets, methods
+from ddb.models import pretrained
 from ddb.models.unet import shape_problems
 from ddb.workflow.code_identity import CodeIndex
 
@@ -126,7 +127,8 @@ class Plan:
         unknown = sorted(set(self.config["run_datasets"]) - set(configured))
         if unknown:
             raise ValueError(f"config run_datasets names {unknown}, which are not under datasets: {sorted(configured)}")
-        specs = {name: configured[name] for name in self.config["run_datasets"] or configured}
+        specs = {name: self._finally_overridden(name, configured[name])
+                 for name in self.config["run_datasets"] or configured}
         ratios = self.config["sweeps"]["conflicting_ratio"]
         builtin = {name: spec for name, spec in specs.items() if spec["source"] == "builtin_shapes"}
         if ratios and not builtin:
@@ -137,6 +139,14 @@ class Plan:
                 swept["builtin_shapes"]["conflicting_ratio"] = ratio
                 specs.setdefault(f"{name}_ratio{ratio:g}", swept)
         return specs
+
+    def _finally_overridden(self, name: str, spec: dict) -> dict:
+        """A dataset's spec with ``final_overrides.sources.<its source>`` merged into its source settings."""
+        changes = self.config["final_overrides"]["sources"].get(spec["source"])
+        if not changes:
+            return spec
+        spec = merged(spec, {spec["source"]: changes})
+        return checked_section("datasets", {name: spec}, f"final_overrides.sources.{spec['source']}")[name]
 
     def source(self, dataset: str) -> str:
         return self.specs[dataset]["source"]
@@ -166,10 +176,12 @@ class Plan:
 
     # ---- stage sections ----
     def _stage_sections(self, dataset: str) -> dict[str, dict]:
-        """Every stage section for one dataset: the global section with the dataset's ``overrides`` (its preset),
-        checked against the schema and against each other (the UNet's shape, the sampler's steps)."""
-        overrides = self.specs[dataset].get("overrides", {})
-        sections = checked_sections({section: merged(self.config[section], overrides.get(section, {}))
+        """Every stage section for one dataset: the global section with the dataset's ``overrides`` (its preset), then
+        ``final_overrides`` (a rehearsal's sizes), checked against the schema and against each other (the UNet's
+        shape, the sampler's steps)."""
+        overrides, final = self.specs[dataset].get("overrides", {}), self.config["final_overrides"]
+        sections = checked_sections({section: merged(merged(self.config[section], overrides.get(section, {})),
+                                                     final.get(section, {}))
                                      for section in STAGE_SECTIONS}, f"datasets.{dataset}.overrides")
         problems = shape_problems(sections["diffusion"])
         timesteps = sections["diffusion"]["num_train_timesteps"]
@@ -209,6 +221,46 @@ class Plan:
     def bias_classifier_section(self, dataset: str) -> dict:
         """The evaluation-only bias classifier: the amplifier section with the ``bias_classifier`` changes."""
         return self.section(dataset, "amplifier") | self.section(dataset, "bias_classifier")
+
+    # ---- pretrained weights: results/weights/<name>, staged on the login node (rule stage_weights) ----
+    @staticmethod
+    def weight_names() -> list[str]:
+        return sorted(pretrained.WEIGHTS)
+
+    def _weight_users(self) -> list[tuple[str, str]]:
+        """(weight name, pretrained setting) of every classifier or detector a configured dataset may build."""
+        users = []
+        for dataset in self.datasets:
+            sections = [self.section(dataset, "classifier"), self.bias_classifier_section(dataset),
+                        self.section(dataset, "amplifier"), *(self.real_amplifier_section(dataset, f"real/{v}" if v
+                                                                                          else "real")
+                                                              for v in self.real_variants)]
+            users += [(pretrained.weights_needed(s["arch"], s["pretrained"]), s["pretrained"]) for s in sections]
+            if self.generates_urbancars(dataset) and self.source_settings(dataset)["car_mask"] == "maskrcnn":
+                users.append((pretrained.MASK_RCNN, "yes"))
+        return [(name, setting) for name, setting in users if name]
+
+    def weight_optional(self, name: str) -> bool:
+        """Whether every user of weight ``name`` says ``pretrained: auto`` (staging may then fail with a warning)."""
+        return all(setting == "auto" for weight, setting in self._weight_users() if weight == name)
+
+    def weight_source(self, name: str) -> dict:
+        """The config's {url, sha256} for weight ``name`` ({}: torchvision's file)."""
+        return self.config["pretrained_weights"].get(name, {})
+
+    @staticmethod
+    def staged_weights(name: str | None, key: str = "pretrained_weights") -> dict[str, str]:
+        """The input of a job that starts from weight ``name``: ``{key: results/weights/<name>}`` ({}: none)."""
+        return {key: f"results/weights/{name}"} if name else {}
+
+    def classifier_weights(self, settings: dict) -> dict[str, str]:
+        """The staged-weights input of a job training a classifier of ``settings`` (arch, pretrained)."""
+        return self.staged_weights(pretrained.weights_needed(settings["arch"], settings["pretrained"]))
+
+    def mask_weights(self, dataset: str) -> dict[str, str]:
+        """UrbanCars' generation: the staged Mask R-CNN with ``car_mask: maskrcnn``."""
+        return self.staged_weights(pretrained.MASK_RCNN if self.source_settings(dataset)["car_mask"] == "maskrcnn"
+                                   else None, "mask_weights")
 
     # ---- image stores: results/<dataset>/data/store/<resolution> ----
     def diffusion_resolution(self, dataset: str) -> str:
