@@ -1,7 +1,8 @@
 """A single-node SLURM cluster on localhost for tests: munged + slurmctld + slurmd from Debian's slurm-wlm, no
 accounting database, state under a temporary folder; started and stopped by the test session. The node declares four
 GPUs (harmless character devices stand in for their device files), so jobs that request ``gpu=1`` are scheduled as on a GPU
-cluster and run on the CPU."""
+cluster and run on the CPU. Like a real GPU cluster it has two partitions, ``cpu`` (the default) and ``gpu``; the one
+node is in both. Finished jobs stay visible to ``scontrol`` for two hours, so a test can ask where each ran."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
 ReturnToService=2
-MinJobAge=600
+MinJobAge=7200
 StateSaveLocation={root}/state
 SlurmdSpoolDir={root}/spool
 SlurmctldPidFile={root}/slurmctld.pid
@@ -39,7 +40,8 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MpiDefault=none
 NodeName=localhost CPUs=32 RealMemory=64000 Gres=gpu:4 State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=localhost MaxTime=INFINITE State=UP
 """
 
 
