@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -e '.[test]'
 	touch $@
 
-.PHONY: install run report test test-fast lint slurm-profile
+.PHONY: install run report test test-fast rehearsal gpu-check lint slurm-profile
 install: $(VENV)/.installed  ## the environment (.venv) from pyproject.toml
 
 run: $(VENV)/.installed  ## the full default pipeline on the built-in benchmark (CPU), then its report
@@ -28,7 +28,13 @@ test: $(VENV)/.installed  ## unit tests and a real Snakemake run of the tiny pip
 test-fast: $(VENV)/.installed  ## the unit tests alone (no Snakemake, SLURM or browser), under 2 minutes
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -m "not slow"
 
-# Your site's values in slurm/config.yaml, the profile of `snakemake --profile slurm all` run from here.
+rehearsal: $(VENV)/.installed  ## every dataset preset, alone and with configs/paper.yaml, shrunk by configs/rehearsal.yaml, on fixture files: docs/rehearsal.md
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python tests/rehearsal.py
+
+gpu-check: $(VENV)/.installed  ## on a GPU machine: the Waterbirds + paper rehearsal, then the throughput table (results/gpu_check/)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m ddb.tools.gpu_check
+
+# Your site's values in slurm/config.yaml and slurm/partitions.yaml, the profile of `snakemake --profile slurm all` run from here.
 slurm-profile: $(VENV)/.installed
 	@test -n "$(ACCOUNT)" -a -n "$(CPU_PARTITION)" -a -n "$(GPU_PARTITION)" || { echo "usage: make slurm-profile \
 	ACCOUNT=<account, or none> CPU_PARTITION=<partition> GPU_PARTITION=<partition>" >&2; exit 2; }

@@ -128,6 +128,35 @@ def waterbirds_archive() -> bytes:
     return tar_bytes(members)
 
 
+def solid_jpeg(colour, size=(40, 30)) -> bytes:
+    return jpeg(Image.new("RGB", size, colour))
+
+
+def bar_archive() -> bytes:
+    """The GitHub zip layout: BAR-master/{train,test}/<action>_<n>.jpg."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for split, n in (("train", 10), ("test", 2)):
+            for action in ("climbing", "diving", "fishing", "pole vaulting", "racing", "throwing"):
+                for i in range(n):
+                    zf.writestr(f"BAR-master/{split}/{action}_{i}.jpg", solid_jpeg((i * 20, 50, 90)))
+        zf.writestr("BAR-master/README.md", "BAR")
+    return buffer.getvalue()
+
+
+def png(colour) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (12, 12), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def idx_gz(array: np.ndarray) -> bytes:
+    import gzip
+
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
 def byo(tmp_path, rows, header="path,label,split,bias", images=True):
     root = tmp_path / "mine"
     (root / "img").mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ def test_bench_writes_a_table_with_ratios_against_the_baseline(tmp_path, capsys)
 def test_gpu_check_runs_end_to_end_on_the_cpu_at_tiny_sizes(tmp_path):
     """The check prepared for a lent GPU (python -m ddb.tools.gpu_check) runs its whole code path here first."""
     out = tmp_path / "gpu_check.json"
-    gpu_check.main(["--tiny", "--device", "cpu", "--out", str(out), "--workers", "1"])
+    gpu_check.main(["--tiny", "--no-rehearsal", "--device", "cpu", "--out", str(out), "--workers", "1"])
     result = json.loads(out.read_text())
     rows = result["rows"]
     assert result["machine"]["device_name"] and out.with_suffix(".md").read_text().startswith("# ddb benchmark on")

@@ -15,23 +15,8 @@ from ddb.core.tables import read_table
 from ddb.datasets.bar import bar_label
 from ddb.datasets.common import DatasetError
 from ddb.datasets.folder import build_folder
-from helpers import byo, jpeg, rows_for, tar_bytes, waterbirds_archive, zip_bytes
-
-
-def solid_jpeg(colour, size=(40, 30)) -> bytes:
-    return jpeg(Image.new("RGB", size, colour))
-
-
-def bar_archive() -> bytes:
-    """The GitHub zip layout: BAR-master/{train,test}/<action>_<n>.jpg."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for split, n in (("train", 10), ("test", 2)):
-            for action in ("climbing", "diving", "fishing", "pole vaulting", "racing", "throwing"):
-                for i in range(n):
-                    zf.writestr(f"BAR-master/{split}/{action}_{i}.jpg", solid_jpeg((i * 20, 50, 90)))
-        zf.writestr("BAR-master/README.md", "BAR")
-    return buffer.getvalue()
+from helpers import (bar_archive, byo, idx_gz, png, rows_for, solid_jpeg, tar_bytes, waterbirds_archive,
+                     zip_bytes)
 
 
 def download_and_prepare(file_server, tmp_path, source, archive_name, archive, settings="{}"):
@@ -139,12 +124,6 @@ def test_byo_through_prepare_data_leaves_nothing_on_error(tmp_path):
     assert not (tmp_path / "data").exists() or not os.listdir(tmp_path / "data")
 
 
-def png(colour) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (12, 12), colour).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def drop_in_and_prepare(tmp_path, source, archive_name, archive, settings="{}"):
     with pytest.raises(SystemExit, match=f"place {archive_name} at {tmp_path / 'downloads' / archive_name}"):
         download.main(["--source", source, "--downloads", str(tmp_path / "downloads"), "--out", str(tmp_path / "raw")])
@@ -186,13 +165,6 @@ def test_celeba_kaggle_edition_drop_in(tmp_path):
     assert table["bias"].tolist() == [int(m == 1) for m in male]
     # training majority: blond -> female (3 of 4), not blond -> male (3 of 4)
     assert table.loc[table["label"] == 1, "bias_aligned"].tolist() == [m == -1 for b, m in zip(blond, male) if b == 1]
-
-
-def idx_gz(array: np.ndarray) -> bytes:
-    import gzip
-
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes())
 
 
 def test_cmnist_checks_the_published_md5_and_builds_the_lff_protocol(file_server, tmp_path):
