@@ -1,7 +1,7 @@
 """Diffusing DeBias (DDB) as a workflow. The folders say what lives where:
 
 - ``ddb/<stage>.py``: the stage modules the rules call (``python -m ddb.<stage>``), each a small ``main()``:
-  download, generate_urbancars, prepare_data, train_diffusion, sample_synthetic, train_amplifier, score_real,
+  download, stage_weights, generate_urbancars, prepare_data, train_diffusion, sample_synthetic, train_amplifier, score_real,
   train_debiased, evaluate, evaluate_amplifier, collect; the report's figures in ``ddb/figures/``.
 - ``ddb/datasets/``: one module per dataset source (files, checksums, builder, protocol), the download machinery.
 - ``ddb/methods/``: one module per debiasing method (what it reads, its training objective).
@@ -10,5 +10,6 @@
 - ``ddb/models/``: the classifiers and the diffusion UNet. ``ddb/training/``: device, batches, checkpoints and the
   one classifier training loop. ``ddb/core/``: atomic outputs, settings, logs, tables, images.
 - ``ddb/workflow/``: planning that the rules import (config merging, sweeps, run names, code identity); no stage
-  imports it. ``ddb/tools/``: the benchmark, report screenshots, the SLURM profile's site values.
+  imports it. ``ddb/tools/``: the benchmark, the GPU check and cost estimate, report screenshots, the SLURM profile's
+  site values.
 """

@@ -59,7 +59,10 @@ def main(argv=None) -> None:
     noise_scheduler = diffusion.build_noise_scheduler(settings)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     lr_schedule = get_cosine_schedule_with_warmup(optimizer, settings["warmup_steps"], settings["steps"])
-    ema = EMAModel(unet.parameters(), decay=settings["ema_decay"]) if settings["ema"] else None
+    # on a GPU the multi-tensor EMA update (a few kernels per step instead of several per parameter); on a CPU the
+    # per-parameter one, whose rounding the CPU results were made with
+    ema = EMAModel(unet.parameters(), decay=settings["ema_decay"], foreach=device.type == "cuda") \
+        if settings["ema"] else None
     log.info("UNet parameters: %.2fM; %d steps at batch %d", sum(p.numel() for p in unet.parameters()) / 1e6,
              settings["steps"], settings["batch_size"])
 

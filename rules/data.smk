@@ -47,7 +47,7 @@ rule generate_urbancars:
         code=PLAN.stage_code("generate_urbancars"),
     threads: 4
     resources:
-        gpu=1,
+        gpu=lambda wildcards: 1 if PLAN.mask_weights(wildcards.dataset) else 0,  # Mask R-CNN only with car_mask: maskrcnn
         mem_mb=sized("generate_urbancars", "mem_mb", 32000),
         runtime=sized("generate_urbancars", "runtime", 720),
     conda:

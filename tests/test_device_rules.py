@@ -271,3 +271,28 @@ def test_gpu_jobs_go_to_the_gpu_partition_and_the_rest_to_the_cpu_one(tmp_path, 
     available = read_partition_file(path)
     for rule, gpu in (("train_bias_classifier", 1), ("train_diffusion", 1), ("evaluate", 0), ("prepare_data", 0)):
         assert get_best_partition(available, Job(rule, gpu), Logger()) == names["gpu" if gpu else "cpu"]
+
+
+def test_a_job_given_gpus_that_cuda_cannot_use_stops_instead_of_training_on_the_cpu(monkeypatch):
+    from ddb.training.device import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES", "DDB_DEVICE"):
+        monkeypatch.delenv(name, raising=False)
+    assert pick_device().type == "cpu"  # no GPU given: the CPU, as on a laptop
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with pytest.raises(SystemExit, match=r"given GPUs \(CUDA_VISIBLE_DEVICES=0\).*nvidia-smi.*DDB_DEVICE=cpu"):
+        pick_device()
+    monkeypatch.setenv("DDB_DEVICE", "cpu")
+    assert pick_device().type == "cpu"
+
+
+def test_group_losses_keep_their_precision_under_bf16_autocast():
+    from ddb.algorithms.groupdro import group_mean_losses
+
+    losses = torch.rand(64, generator=torch.Generator().manual_seed(0)) * 3
+    groups = torch.arange(64) % 4
+    exact, _ = group_mean_losses(losses, groups, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast, _ = group_mean_losses(losses, groups, 4)
+    assert autocast.dtype == torch.float32 and torch.equal(autocast, exact)

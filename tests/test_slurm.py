@@ -45,8 +45,10 @@ def rules_declaring_gpus() -> set[str]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    """The cluster's environment. Its GPUs are stand-ins, so the jobs SLURM gives them to are told to use the CPU
+    (DDB_DEVICE=cpu; a real job given GPUs that CUDA cannot use stops)."""
     with single_node_cluster(tmp_path_factory.mktemp("cluster")) as slurm_env:
-        yield {**ENV, **slurm_env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        yield {**ENV, **slurm_env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DDB_DEVICE": "cpu"}
 
 
 def set_site(work: Path) -> None:

@@ -18,10 +18,12 @@ from ddb.algorithms.objective import Objective
 
 
 def group_mean_losses(per_sample_loss: torch.Tensor, groups: torch.Tensor, num_groups: int):
-    """(L_g, counts): mean loss of each group in the batch, shape (G,); 0 for groups absent from the batch."""
-    one_hot = torch.nn.functional.one_hot(groups, num_groups).to(per_sample_loss.dtype)  # (B, G)
-    counts = one_hot.sum(0)
-    return per_sample_loss @ one_hot / counts.clamp(min=1), counts
+    """(L_g, counts): mean loss of each group in the batch, shape (G,); 0 for groups absent from the batch. Computed
+    in the loss's precision even under bf16 autocast (which would run the product in bf16)."""
+    with torch.autocast(per_sample_loss.device.type, enabled=False):
+        one_hot = torch.nn.functional.one_hot(groups, num_groups).to(per_sample_loss.dtype)  # (B, G)
+        counts = one_hot.sum(0)
+        return per_sample_loss @ one_hot / counts.clamp(min=1), counts
 
 
 class GroupDROLoss(nn.Module):

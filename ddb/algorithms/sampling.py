@@ -49,7 +49,10 @@ def sample(unet, scheduler, labels: torch.Tensor, w: float, num_inference_steps:
     device = labels.device
     images = torch.randn((len(labels), 3, size, size), generator=generator, device=generator.device).to(device)
     images = images * scheduler.init_noise_sigma
-    scheduler.set_timesteps(num_inference_steps, device=device)
+    # DDPM's and DDIM's step() look the timestep up and branch on it in Python: kept on the CPU, that costs no wait
+    # for the GPU (the UNet copies each timestep over itself); DPM-Solver keeps its schedule where the images are
+    on_host = isinstance(scheduler, (DDPMScheduler, DDIMScheduler))
+    scheduler.set_timesteps(num_inference_steps, device="cpu" if on_host else device)
     both_labels = torch.cat([labels, torch.full_like(labels, null_label)])
     for t in scheduler.timesteps:
         model_input = scheduler.scale_model_input(torch.cat([images, images]), t)

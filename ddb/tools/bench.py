@@ -467,6 +467,7 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # as the stages set it (deterministic: auto)
     benches = {"diffusion_train": bench_diffusion_train, "sampling": bench_sampling, "amplifier": bench_amplifier,
                "data_loading": bench_data_loading, "input_pipeline": bench_input_pipeline}
     rows = Rows(args.out, machine_info(device, args))

@@ -53,7 +53,7 @@ def crop_boxes(n: int, height: int, width: int, scale, ratio, generator: torch.G
     seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
     shape_only = torch.empty(0, height, width)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # the CPU one alone: torch.manual_seed would reseed the GPUs' too
         return [RandomResizedCrop.get_params(shape_only, list(scale), list(ratio)) for _ in range(n)]
 
 

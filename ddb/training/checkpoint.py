@@ -47,6 +47,10 @@ class RandomState:
         for generator in self.generators:
             if generator.device.type in saved:
                 generator.set_state(saved.pop(generator.device.type))
+            else:
+                log.warning("no saved state of a %s random generator (the checkpoint was written on other devices): "
+                            "its draws start afresh, so this run does not repeat an uninterrupted one exactly",
+                            generator.device.type)
         for device in saved:
             log.warning("the saved %s random generator cannot continue on this node's devices: draws that were made "
                         "on %s continue from a fresh generator, so this run does not repeat an uninterrupted one "

@@ -31,15 +31,41 @@ def deterministic_kernels(mode: str, device: torch.device) -> bool:
     return device.type == "cpu" if mode == "auto" else mode == "yes"
 
 
+def allocated_gpus() -> str | None:
+    """The GPUs a scheduler gave this process (SLURM's allocation or CUDA_VISIBLE_DEVICES), or None."""
+    for name in ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "SLURM_GPUS_ON_NODE", "CUDA_VISIBLE_DEVICES"):
+        value = os.environ.get(name, "").strip()
+        if value in ("", "-1", "NoDevFiles") or (name == "SLURM_GPUS_ON_NODE" and value == "0"):
+            continue
+        return f"{name}={value}"
+    return None
+
+
+def pick_device() -> torch.device:
+    """CUDA when present. ``$DDB_DEVICE=cpu`` forces the CPU. A job given GPUs where CUDA does not work (a driver
+    older than this torch build's CUDA, a broken node) stops instead of training on the CPU for hours."""
+    if os.environ.get("DDB_DEVICE", "").lower() == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    allocated = allocated_gpus()
+    if allocated:
+        raise SystemExit(f"this job was given GPUs ({allocated}) but CUDA does not work here (torch {torch.__version__}, "
+                         f"built for CUDA {torch.version.cuda}): check the node's NVIDIA driver against that CUDA "
+                         "version (nvidia-smi), or set DDB_DEVICE=cpu to run on the CPU anyway")
+    return torch.device("cpu")
+
+
 def setup(seed: int, threads: int | None = None) -> torch.device:
-    """Seed every global RNG once (only stage ``main()``s call this), fix CPU threads, pick CUDA when present, and
-    choose deterministic or fast kernels (:func:`deterministic_kernels`, mode from ``$DDB_DETERMINISTIC``)."""
+    """Seed every global RNG once (only stage ``main()``s call this), fix CPU threads, pick the device
+    (:func:`pick_device`), and choose deterministic or fast kernels (:func:`deterministic_kernels`, mode from
+    ``$DDB_DETERMINISTIC``)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if threads:
         torch.set_num_threads(threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device()
     deterministic = deterministic_kernels(os.environ.get(DETERMINISTIC_ENV, "auto"), device)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts: deterministic GEMMs
