@@ -1,8 +1,8 @@
 """Stage "stage weights": fetch one pretrained weight file on the login node, so that no compute job downloads.
 
 Fetches ``--weight``'s file (ddb/models/pretrained.py: torchvision's, or the config's ``pretrained_weights`` entry)
-into ``--downloads`` with its checksum verified (mirrors from ``--mirror`` and ``$DDB_MIRRORS`` first; a file placed
-there by hand is used as is), then writes ``--out``: the file, ``weights.json`` (name, file, url, sha256) and a
+into ``--downloads`` with its checksum verified (the base URLs in ``$DDB_MIRRORS`` first, as for the datasets; a
+file placed there by hand is used as is), then writes ``--out``: the file, ``weights.json`` (name, file, url, sha256) and a
 manifest the jobs check it against. With ``--optional`` (every config section using it says ``pretrained: auto``)
 a failure writes ``weights.json`` with the reason instead, and the jobs fall back to random init with a warning.
 """
@@ -33,20 +33,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", required=True, type=Path, help="output folder the jobs read")
     p.add_argument("--settings", default=None, help="JSON {url, sha256}: another file than torchvision's")
     p.add_argument("--optional", action="store_true", help="a failure is recorded, not an error (pretrained: auto)")
-    p.add_argument("--mirror", action="append", default=[],
-                   help="extra base URL tried first (<mirror>/<file name>); the DDB_MIRRORS environment variable adds more")
-    args = p.parse_args(argv)
-    args.mirror += os.environ.get("DDB_MIRRORS", "").split()
-    return args
+    return p.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     start_stage(log, args)
     remote = remote_file(args.weight, json.loads(args.settings) if args.settings else None)
-    remote = RemoteFile(**{**remote.__dict__, "urls": tuple(f"{m.rstrip('/')}/{remote.name}" for m in args.mirror)
-                           + remote.urls})
     info = {"name": args.weight, "file": remote.name, "url": remote.urls[-1], "sha256": remote.checksum.partition(":")[2]}
+    mirrors = tuple(f"{base.rstrip('/')}/{remote.name}" for base in os.environ.get("DDB_MIRRORS", "").split())
+    remote = RemoteFile(**{**remote.__dict__, "urls": mirrors + remote.urls})  # a site's mirrors first
     try:
         path = fetch(remote, args.downloads)
     except DownloadError as error:

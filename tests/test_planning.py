@@ -182,3 +182,15 @@ def test_rho_is_measured_where_there_are_bias_labels_and_a_synthetic_set():
     assert not bar.measures_bias("bar")
     sections = plan(amplifier={"arch": "small_cnn", "epochs": 4}).bias_classifier_section("shapes")
     assert sections["epochs"] == 30 and sections["holdout_fraction"] == 0.5 and sections["arch"] == "small_cnn"
+
+
+def test_final_overrides_come_after_each_datasets_own_and_reach_its_source_settings():
+    datasets_config = {"shapes": {"source": "builtin_shapes", "builtin_shapes": {"n_train": 500},
+                                  "overrides": {"classifier": {"steps": 11250, "arch": "resnet50"}}}}
+    p = plan(datasets=datasets_config, final_overrides={"classifier": {"steps": 2},
+                                                        "sources": {"builtin_shapes": {"n_train": 40}}})
+    assert p.section("shapes", "classifier")["steps"] == 2  # the rehearsal's size wins over the preset's
+    assert p.section("shapes", "classifier")["arch"] == "resnet50"  # the preset's model stays
+    assert p.source_settings("shapes")["n_train"] == 40 and p.source_settings("shapes")["n_val"] == 1000  # defaults kept
+    with pytest.raises(ValueError, match="final_overrides.sources.builtin_shapes"):
+        plan(datasets=datasets_config, final_overrides={"sources": {"builtin_shapes": {"n_trian": 40}}})
