@@ -2,8 +2,8 @@
 
 Fetches ``--weight``'s file (ddb/models/pretrained.py: torchvision's, or the config's ``pretrained_weights`` entry)
 into ``--downloads`` with its checksum verified (the base URLs in ``$DDB_MIRRORS`` first, as for the datasets; a
-file placed there by hand is used as is), then writes ``--out``: the file, ``weights.json`` (name, file, url, sha256) and a
-manifest the jobs check it against. With ``--optional`` (every config section using it says ``pretrained: auto``)
+file placed there by hand is used as is), then writes ``--out``: the file, ``weights.json`` (name, file, url,
+sha256) and a manifest the jobs check it against. With ``--optional`` (every config section using it says ``pretrained: auto``)
 a failure writes ``weights.json`` with the reason instead, and the jobs fall back to random init with a warning.
 """
 
@@ -40,7 +40,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     start_stage(log, args)
     remote = remote_file(args.weight, json.loads(args.settings) if args.settings else None)
-    info = {"name": args.weight, "file": remote.name, "url": remote.urls[-1], "sha256": remote.checksum.partition(":")[2]}
+    info = {"name": args.weight, "file": remote.name, "url": remote.urls[-1],
+            "sha256": remote.checksum.partition(":")[2]}
     mirrors = tuple(f"{base.rstrip('/')}/{remote.name}" for base in os.environ.get("DDB_MIRRORS", "").split())
     remote = RemoteFile(**{**remote.__dict__, "urls": mirrors + remote.urls})  # a site's mirrors first
     try:

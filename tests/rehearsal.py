@@ -28,12 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fileserver import FileServer  # noqa: E402
-from helpers import (ENV, REPO, SNAKEMAKE, bar_archive, copy_workflow, idx_gz, jpeg, lvis_files, places_archive,  # noqa: E402
-                     png, solid_jpeg, stanford_cars_files, tar_bytes, waterbirds_archive, zip_bytes)
+from helpers import (ENV, REPO, SNAKEMAKE, bar_archive, copy_workflow, idx_gz, lvis_files,  # noqa: E402
+                     places_archive, png, solid_jpeg, stanford_cars_files, tar_bytes, waterbirds_archive, zip_bytes)
 
 PRESETS = {"backgrounds": "backgrounds", "bar": "bar", "bffhq": "bffhq", "celeba": "celeba", "cmnist": "cmnist",
            "colored_fashion_mnist": "cfmnist", "corrupted_cifar10": "corrupted_cifar10", "imagenet9": "imagenet9",
@@ -55,8 +54,8 @@ def celeba_archive() -> bytes:
         f"{n},-1,{b},{m}\n" for n, b, m in zip(names, blond, male))
     partition = "image_id,partition\n" + "".join(f"{n},{s}\n" for n, s in zip(names, split))
     return zip_bytes({"list_attr_celeba.csv": attrs.encode(), "list_eval_partition.csv": partition.encode(),
-                      **{f"img_align_celeba/img_align_celeba/{n}": solid_jpeg((40 + 100 * (b > 0), 60, 40 + 100 * (m > 0)),
-                                                                            (178, 218))
+                      **{f"img_align_celeba/img_align_celeba/{n}":
+                         solid_jpeg((40 + 100 * (b > 0), 60, 40 + 100 * (m > 0)), (178, 218))
                          for n, b, m in zip(names, blond, male)}})
 
 
@@ -99,8 +98,9 @@ def imagenet9_files(root: Path) -> None:
     classes = [start for start, _ in IMAGENET9_RANGES.values()]  # one ImageNet class per super-class
     root.mkdir(parents=True)
     (root / "ILSVRC2012_img_train.tar").write_bytes(tar_bytes({
-        f"{wnid[i]}.tar": tar_bytes({f"{wnid[i]}_{j}.JPEG": solid_jpeg((i % 255, j * 50, 0), (80, 60)) for j in range(3)}
-                                    if i in classes else {}, mode="w") for i in range(1000)}, mode="w"))
+        f"{wnid[i]}.tar": tar_bytes({f"{wnid[i]}_{j}.JPEG": solid_jpeg((i % 255, j * 50, 0), (80, 60))
+                                     for j in range(3)} if i in classes else {}, mode="w")
+        for i in range(1000)}, mode="w"))
     for i in classes:
         (root / f"imagenet-a.tar/imagenet-a/{wnid[i]}").mkdir(parents=True)
         (root / f"imagenet-a.tar/imagenet-a/{wnid[i]}/a_{i}.jpg").write_bytes(solid_jpeg((i % 255, 9, 9), (80, 60)))

@@ -1,9 +1,7 @@
 """Each dataset source from fixture files in its real layout: download (local HTTP server) -> verify -> extract ->
 prepare -> normalised metadata; and bring-your-own folders with every validation error a user can hit."""
 
-import io
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np

@@ -191,6 +191,7 @@ def test_final_overrides_come_after_each_datasets_own_and_reach_its_source_setti
                                                         "sources": {"builtin_shapes": {"n_train": 40}}})
     assert p.section("shapes", "classifier")["steps"] == 2  # the rehearsal's size wins over the preset's
     assert p.section("shapes", "classifier")["arch"] == "resnet50"  # the preset's model stays
-    assert p.source_settings("shapes")["n_train"] == 40 and p.source_settings("shapes")["n_val"] == 1000  # defaults kept
+    assert p.source_settings("shapes")["n_train"] == 40
+    assert p.source_settings("shapes")["n_val"] == 1000  # the rest as they were
     with pytest.raises(ValueError, match="final_overrides.sources.builtin_shapes"):
         plan(datasets=datasets_config, final_overrides={"sources": {"builtin_shapes": {"n_trian": 40}}})

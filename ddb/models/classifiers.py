@@ -82,7 +82,8 @@ def resnet(arch: str, num_classes: int, pretrained: str, weights_folder: Path | 
     return nn.Sequential(Normalize(IMAGENET_MEAN, IMAGENET_STD), net)
 
 
-def build_classifier(arch: str, num_classes: int, pretrained: str = "no", weights_folder: Path | None = None) -> nn.Module:
+def build_classifier(arch: str, num_classes: int, pretrained: str = "no",
+                     weights_folder: Path | None = None) -> nn.Module:
     if arch == "small_cnn":
         return small_cnn(num_classes)
     if arch in RESNETS:

@@ -159,7 +159,8 @@ def render(rows: list[dict], args, measured: dict[str, float]) -> str:
     grouped: dict[str, dict] = {}
     for row in rows:
         name = row["stage"].split()[0] if row["stage"].startswith(("train_debiased", "evaluate")) else row["stage"]
-        group = grouped.setdefault(name, {"jobs": 0, "images": 0.0, "flops": 0.0, "measured_s": 0.0, "model": row["model"]})
+        group = grouped.setdefault(name, {"jobs": 0, "images": 0.0, "flops": 0.0, "measured_s": 0.0,
+                                          "model": row["model"]})
         group["jobs"] += row["jobs"]
         group["images"] += row["images"]
         group["flops"] += row["flops"]

@@ -38,8 +38,9 @@ def site_profile(profile: str, account: str | None) -> str:
 def site_partitions(partitions: str, cpu_partition: str, gpu_partition: str) -> str:
     """The partition file with the two names set; one partition for both (a cluster with a single partition) keeps
     the GPU entry alone, since CPU jobs go to a GPU partition when it is the only one."""
-    cpu_entry = "" if cpu_partition == gpu_partition else \
-        f"  {cpu_partition}: {{}}          # EDIT: the CPU partition (download, data preparation, evaluation, measuring)\n"
+    cpu_entry = "" if cpu_partition == gpu_partition else (
+        f"  {cpu_partition}: {{}}          # EDIT: the CPU partition (download, data preparation, evaluation, "
+        "measuring)\n")
     text = CPU_LINE.sub(lambda _: cpu_entry, partitions)
     if cpu_entry and not CPU_LINE.search(text):  # the CPU entry was removed by an earlier single-partition run
         text = re.sub(r"^(partitions:\n)", lambda m: m[1] + cpu_entry, text, flags=re.M)

@@ -50,9 +50,9 @@ def pick_device() -> torch.device:
         return torch.device("cuda")
     allocated = allocated_gpus()
     if allocated:
-        raise SystemExit(f"this job was given GPUs ({allocated}) but CUDA does not work here (torch {torch.__version__}, "
-                         f"built for CUDA {torch.version.cuda}): check the node's NVIDIA driver against that CUDA "
-                         "version (nvidia-smi), or set DDB_DEVICE=cpu to run on the CPU anyway")
+        raise SystemExit(f"this job was given GPUs ({allocated}) but CUDA does not work here (torch "
+                         f"{torch.__version__}, built for CUDA {torch.version.cuda}): check the node's NVIDIA driver "
+                         "against that CUDA version (nvidia-smi), or set DDB_DEVICE=cpu to run on the CPU anyway")
     return torch.device("cpu")
 
 
@@ -97,8 +97,8 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def uses_bf16(device: torch.device, precision: str = "auto", cpu_auto: bool = False) -> bool:
-    """Whether a stage runs under bf16 autocast. ``auto`` = bf16 on CUDA GPUs that compute it natively; with ``cpu_auto`` also
-    on CPUs with native bf16 (sampling, where the sampler check measured it to keep the amplifier's AUROC; training
+    """Whether a stage runs under bf16 autocast. ``auto`` = bf16 on CUDA GPUs that compute it natively; with
+    ``cpu_auto`` also on CPUs with native bf16 (sampling, where the sampler check measured it to keep the amplifier's AUROC; training
     on a CPU stays fp32 because its effect on the results is not measured)."""
     if precision != "auto":
         return precision == "bf16"

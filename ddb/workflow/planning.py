@@ -231,10 +231,9 @@ class Plan:
         """(weight name, pretrained setting) of every classifier or detector a configured dataset may build."""
         users = []
         for dataset in self.datasets:
-            sections = [self.section(dataset, "classifier"), self.bias_classifier_section(dataset),
-                        self.section(dataset, "amplifier"), *(self.real_amplifier_section(dataset, f"real/{v}" if v
-                                                                                          else "real")
-                                                              for v in self.real_variants)]
+            real = [self.real_amplifier_section(dataset, f"real/{v}" if v else "real") for v in self.real_variants]
+            sections = [self.section(dataset, "classifier"), self.section(dataset, "amplifier"),
+                        self.bias_classifier_section(dataset), *real]
             users += [(pretrained.weights_needed(s["arch"], s["pretrained"]), s["pretrained"]) for s in sections]
             if self.generates_urbancars(dataset) and self.source_settings(dataset)["car_mask"] == "maskrcnn":
                 users.append((pretrained.MASK_RCNN, "yes"))
