@@ -23,6 +23,7 @@ from ddb.core.images import load_split, load_synthetic
 from ddb.core.logs import start_stage
 from ddb.core.tables import read_table
 from ddb.models.classifiers import load_classifier, predict_logits
+from ddb.models.resolution import require_resolution, trained_resolution
 from ddb.training.device import setup
 
 log = logging.getLogger("ddb.measure_bias")
@@ -57,8 +58,10 @@ def main(argv=None) -> None:
     aligned = aligned_bias_values(train["label"], train["bias"], train["bias_aligned"])
     if args.real:
         images = load_split(metadata, args.store, "train")
+        require_resolution(info, images.images.shape[-1], str(args.classifier),
+                           f"the training images of {args.store}")
     else:
-        images = load_synthetic(args.synthetic, info["image_size"])
+        images = load_synthetic(args.synthetic, trained_resolution(info))
     logits = predict_logits(classifier, images.images, device)
     predicted = logits.argmax(1).numpy()
     rho = bias_aligned_share(images.labels.numpy(), predicted, aligned, num_classes)

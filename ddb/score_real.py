@@ -19,6 +19,7 @@ from ddb.core.images import load_split
 from ddb.core.logs import start_stage
 from ddb.core.tables import SPLITS, read_table, write_table
 from ddb.models.classifiers import load_classifier, predict_logits
+from ddb.models.resolution import require_resolution
 from ddb.training.device import setup
 
 log = logging.getLogger("ddb.score_real")
@@ -59,6 +60,7 @@ def main(argv=None) -> None:
         if not (metadata["split"] == split).any():
             continue
         data = load_split(metadata, args.store, split)
+        require_resolution(info, data.images.shape[-1], str(args.amplifier), f"the {split} images of {args.store}")
         scores = score_frame(predict_logits(amplifier, data.images, device), data.labels)
         rows = metadata[metadata["split"] == split].reset_index(drop=True)
         frames.append(pd.concat([rows[["sample_id", "split", "label", "bias", "bias_aligned"]], scores], axis=1))

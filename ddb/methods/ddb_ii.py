@@ -1,5 +1,6 @@
 """DDB Recipe II: per-sample weights W = L_amp / (L_amp + L_model) from the frozen amplifier trained on synthetic
-images, computed online on each batch. No bias labels."""
+images, computed online on each batch. No bias labels. The amplifier sees the target model's augmented batch resized
+to the resolution it was trained on (the diffusion model's, for the synthetic amplifier)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ def objective(context):
     # here, not above: the workflow reads METHOD when it plans the DAG, without loading torch
     from ddb.algorithms.reweighting import FrozenAmplifierReweighting
     from ddb.models.classifiers import load_classifier
+    from ddb.models.resolution import AtTrainedResolution
 
-    amplifier, _ = load_classifier(context.amplifier, context.device)
+    amplifier, info = load_classifier(context.amplifier, context.device)
     amplifier.requires_grad_(False)
-    return FrozenAmplifierReweighting(amplifier, context.train.labels.to(context.device), context.method_settings)
+    return FrozenAmplifierReweighting(AtTrainedResolution(amplifier, info), context.train.labels.to(context.device),
+                                      context.method_settings)

@@ -1,0 +1,68 @@
+"""A frozen amplifier sees images at the resolution it was trained on, wherever it is used: Recipe II resizes the
+target model's batch to it (antialiased), scoring and measuring stop on a store at another resolution."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ddb import measure_bias, score_real
+from ddb.core.integrity import write_manifest
+from ddb.core.settings import resolve_settings
+from ddb.methods import ddb_ii
+from ddb.models.classifiers import load_classifier, save_classifier, small_cnn
+from ddb.models.resolution import trained_resolution
+from tests.helpers import prepared_shapes, store_of
+
+
+def saved_classifier(folder, image_size: int, num_classes: int = 3, **info):
+    torch.manual_seed(0)
+    save_classifier(small_cnn(num_classes), folder, {"arch": "small_cnn", "num_classes": num_classes,
+                                                     "image_size": image_size, "holdout_acc": 1.0, **info})
+    write_manifest(folder)
+    return folder
+
+
+def test_recipe_ii_resizes_the_target_batch_to_the_amplifier_resolution(tmp_path):
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    context = SimpleNamespace(amplifier=saved_classifier(tmp_path / "amplifier", 16), device=torch.device("cpu"),
+                              train=SimpleNamespace(labels=labels),
+                              method_settings=resolve_settings("recipes")["ddb_ii"])
+    objective = ddb_ii.objective(context)
+    seen = []  # the input size of the amplifier's first convolution, however the method wraps it
+    first_conv = next(m for m in objective.amplifier.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
+    images = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))  # the target model's 32 px batch
+    objective.loss(torch.arange(8), images, labels, torch.ones(8))
+    assert seen == [(16, 16)]
+
+    raw = load_classifier(context.amplifier)[0]
+    shrunk = F.interpolate(images, size=(16, 16), mode="bilinear", antialias=True, align_corners=False)
+    torch.testing.assert_close(objective.amplifier(images), raw(shrunk))
+    at_16 = images[:, :, ::2, ::2]  # a batch already at the amplifier's side goes through unchanged
+    torch.testing.assert_close(objective.amplifier(at_16), raw(at_16))
+
+
+def test_the_trained_resolution_of_a_cropping_classifier_is_its_crop():
+    assert trained_resolution({"image_size": 16}) == 16
+    cropping = {"image_size": 256, "settings": {"augmentation": "resized_crop", "crop_size": 224}}
+    assert trained_resolution(cropping) == 224
+    assert trained_resolution({"image_size": 32, "settings": {"augmentation": "shift_flip", "crop_size": 24}}) == 32
+
+
+@pytest.mark.parametrize("stage", ["score_real", "measure_bias"])
+def test_a_store_at_another_resolution_stops_the_stage_naming_both(tmp_path, stage):
+    metadata = prepared_shapes(tmp_path / "data", n_train=12, n_val=6, n_test=6, num_classes=3, image_size=32)
+    classifier = saved_classifier(tmp_path / "amplifier", 16)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as stopped:
+        if stage == "score_real":
+            score_real.main(["--amplifier", str(classifier), "--metadata", str(metadata), "--store",
+                             store_of(metadata), "--out", str(out)])
+        else:
+            measure_bias.main(["--classifier", str(classifier), "--metadata", str(metadata), "--real", "--store",
+                               store_of(metadata), "--dataset", "shapes", "--measured", "real", "--out", str(out)])
+    message = str(stopped.value)
+    assert str(classifier) in message and "trained on 16 px" in message and "are 32 px" in message
+    assert store_of(metadata) in message and not out.exists()
