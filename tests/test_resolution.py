@@ -3,6 +3,7 @@ target model's batch to it (antialiased), scoring and measuring stop on a store 
 
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -66,3 +67,19 @@ def test_a_store_at_another_resolution_stops_the_stage_naming_both(tmp_path, sta
     message = str(stopped.value)
     assert str(classifier) in message and "trained on 16 px" in message and "are 32 px" in message
     assert store_of(metadata) in message and not out.exists()
+
+
+def test_recipe_ii_group_table_averages_each_class_and_alignment():
+    from ddb.tools.recipe_ii_groups import group_table
+
+    labels = torch.tensor([0, 0, 1, 1])
+    aligned = pd.Series([True, False, True, True])
+    amp_logits = torch.tensor([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])  # wrong on the conflicting 0 and one 1
+    model_logits = torch.zeros(4, 2)  # the model's loss is ln 2 everywhere
+    table = group_table(labels, aligned, amp_logits, model_logits).set_index(["label", "aligned"])
+    assert table["n"].to_dict() == {(0, False): 1, (0, True): 1, (1, True): 2}
+    assert table.loc[(1, True), "amp_acc"] == 0.5
+    amp_loss = F.cross_entropy(amp_logits, labels, reduction="none")
+    weights = amp_loss / (amp_loss + torch.log(torch.tensor(2.0)))
+    assert table.loc[(0, False), "W"] == pytest.approx(float(weights[1]), rel=1e-5)
+    assert table.loc[(1, True), "W"] == pytest.approx(float(weights[2:].mean()), rel=1e-5)

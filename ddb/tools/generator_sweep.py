@@ -1,0 +1,124 @@
+"""The generator sweep of configs/generator_sweep.yaml: which files it needs, and its table and figures.
+
+Each knob of the generator is varied alone from the default; a point is a (dataset, sampling variant) whose
+synthetic set has its rho (``synthetic/<variant>/bias_share.json``) and whose amplifier has its detection of the
+bias-conflicting training images (``amplifier/synthetic/<variant>/detection.json``). Uses bias labels: evaluation.
+
+    python -m ddb.tools.generator_sweep targets            # the files for snakemake
+    python -m ddb.tools.generator_sweep report --out results/generator_sweep
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+# knob -> points (dataset, sampling variant, the knob's value); the first point of a dataset is its reference
+SAMPLERS_200 = [("base", "DPM-Solver++ 20"), ("num_inference_steps=50,scheduler=ddim", "DDIM 50"),
+                ("clip_denoised=False,num_inference_steps=1000,scheduler=ddpm", "DDPM 1000")]
+SAMPLERS_40 = [("images_per_class=40", "DPM-Solver++ 20"),
+               ("images_per_class=40,num_inference_steps=50,scheduler=ddim", "DDIM 50"),
+               ("clip_denoised=False,images_per_class=40,num_inference_steps=1000,scheduler=ddpm", "DDPM 1000")]
+GUIDANCE = [("guidance_w=0.0", 0.0), ("base", 1.0), ("guidance_w=3.0", 3.0), ("guidance_w=7.0", 7.0)]
+KNOBS = {
+    "sampler (200 images per class)": [("backgrounds", v, x) for v, x in SAMPLERS_200]
+    + [("cfmnist", v, x) for v, x in SAMPLERS_200[:2]],
+    "sampler (40 images per class)": [(d, v, x) for d in ("backgrounds", "cfmnist") for v, x in SAMPLERS_40],
+    "guidance w": [(d, v, x) for d in ("backgrounds", "cfmnist") for v, x in GUIDANCE],
+    "diffusion training steps": [("cfmnist_steps500", "base", 500), ("cfmnist", "base", 1000),
+                                 ("cfmnist_steps4k", "base", 4000)],
+    "diffusion resolution (px)": [("cfmnist", "base", 16), ("cfmnist_32px", "base", 32)],
+}
+
+
+def point_files(dataset: str, variant: str, root: Path = Path("results")) -> dict[str, Path]:
+    return {"rho_real": root / dataset / "bias_classifier/real_bias_share.json",
+            "rho_synthetic": root / dataset / "synthetic" / variant / "bias_share.json",
+            "detection": root / dataset / "amplifier/synthetic" / variant / "detection.json"}
+
+
+def points() -> list[tuple[str, str, str, object]]:
+    return [(knob, dataset, variant, value) for knob, entries in KNOBS.items() for dataset, variant, value in entries]
+
+
+def wall_seconds(root: Path, dataset: str, variant: str) -> dict[str, float]:
+    """Wall time of the point's own jobs, from Snakemake's benchmark files (seconds; NaN where absent)."""
+    bench = root / "benchmarks"
+
+    def total(pattern: str) -> float:
+        files = sorted(bench.glob(pattern))
+        return float(sum(pd.read_csv(f, sep="\t")["s"].iloc[0] for f in files)) if files else float("nan")
+
+    return {"diffusion_s": total(f"train_diffusion/{dataset}.tsv"),
+            "sampling_s": total(f"sample_synthetic/{dataset}/{variant}/class_*.tsv"),
+            "amplifier_s": total(f"train_amplifier/{dataset}/{variant}.tsv")}
+
+
+def table(root: Path) -> pd.DataFrame:
+    rows = []
+    for knob, dataset, variant, value in points():
+        files = point_files(dataset, variant, root)
+        if not all(path.exists() for path in files.values()):
+            continue
+        real, synthetic, detection = (json.loads(files[k].read_text()) for k in ("rho_real", "rho_synthetic",
+                                                                                   "detection"))
+        rows.append({"knob": knob, "dataset": dataset, "value": value, "variant": variant,
+                     "rho_real": real["rho"], "rho_synthetic": synthetic["rho"],
+                     "amplified": synthetic["rho"] > real["rho"], "amp_auroc": detection.get("amp_auroc"),
+                     "amp_precision": detection.get("amp_precision"), "amp_recall": detection.get("amp_recall"),
+                     **wall_seconds(root, dataset, variant)})
+    return pd.DataFrame(rows)
+
+
+def figure(rows: pd.DataFrame, knob: str, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (rho_ax, det_ax) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    for i, ((family, _), part) in enumerate(rows.groupby([rows["dataset"].str.split("_").str[0], "knob"])):
+        colour = f"C{i}"
+        x = list(range(len(part))) if part["value"].map(lambda v: isinstance(v, str)).any() else part["value"]
+        rho_ax.plot(x, part["rho_synthetic"], "o-", color=colour, label=f"{family}: rho synthetic")
+        rho_ax.axhline(part["rho_real"].iloc[0], color=colour, ls="--", lw=1, label=f"{family}: rho real")
+        det_ax.plot(x, part["amp_auroc"], "o-", color=colour, label=f"{family}: AUROC")
+        det_ax.plot(x, part["amp_precision"] / 100, "s:", color=colour, label=f"{family}: precision")
+        det_ax.plot(x, part["amp_recall"] / 100, "^:", color=colour, label=f"{family}: recall")
+        if not isinstance(x, pd.Series):
+            for ax in (rho_ax, det_ax):
+                ax.set_xticks(x, part["value"].tolist())
+    rho_ax.set(title="bias amplification", xlabel=knob, ylabel="rho (share of bias-aligned images)")
+    det_ax.set(title="synthetic amplifier: detection of conflicting images", xlabel=knob, ylabel="AUROC / fraction")
+    rho_ax.legend(fontsize=7)
+    det_ax.legend(fontsize=7)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("targets", help="print the files the sweep needs")
+    report = sub.add_parser("report", help="the table (CSV, Markdown) and a figure per knob of the finished points")
+    report.add_argument("--results", type=Path, default=Path("results"))
+    report.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    if args.command == "targets":
+        files = {str(path) for _, dataset, variant, _ in points() for path in point_files(dataset, variant).values()}
+        print(" ".join(sorted(files)))
+        return
+    rows = table(args.results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(args.out / "generator_sweep.csv", index=False)
+    (args.out / "generator_sweep.md").write_text(rows.to_markdown(index=False, floatfmt=".4f"))
+    for knob, part in rows.groupby("knob", sort=False):
+        figure(part, knob, args.out / f"{knob.split(' (')[0].replace(' ', '_')}.png")
+    print(rows.to_markdown(index=False, floatfmt=".4f"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Recipe II's weights per group of the real training set, for diagnosis (uses bias labels: a tool, not a stage).
+
+For each amplifier and each finished Recipe II model given, on the training images as the model sees them at
+evaluation (its eval view), per group (class x bias-aligned / -conflicting): the amplifier's accuracy, its mean
+probability of the label p_y, its mean loss L_amp, the model's mean loss L_model, and the mean weight
+W = L_amp / (L_amp + L_model) that Recipe II's formula gives each sample against that model. The amplifier sees the
+images either as they come (``as_batch``: what Recipe II showed it before the resize) or resized to its training
+resolution (``resized``: what it sees now; ddb/models/resolution.py).
+
+    python -m ddb.tools.recipe_ii_groups --metadata results/shapes/data/metadata.parquet \
+        --store results/shapes/data/store/native --amplifier synthetic=results/shapes/amplifier/synthetic/base/model \
+        --model seed0=results/shapes/debias/ddb_ii/base/seed0/model --out groups.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ddb.core.images import load_split
+from ddb.core.tables import read_table
+from ddb.models.classifiers import load_classifier, predict_logits
+from ddb.models.resolution import AtTrainedResolution
+from ddb.training.augmentation import eval_view
+
+
+def named_folders(values: list[str]) -> dict[str, Path]:
+    return {name: Path(folder) for name, _, folder in (value.partition("=") for value in values)}
+
+
+def group_table(labels: torch.Tensor, aligned: pd.Series, amp_logits: torch.Tensor,
+                model_logits: torch.Tensor | None) -> pd.DataFrame:
+    """Per (class, aligned) group: n, amp_acc, amp_p_label, amp_loss and, with a model, model_loss and W."""
+    amp_loss = F.cross_entropy(amp_logits, labels, reduction="none")
+    frame = pd.DataFrame({"label": labels.numpy(), "aligned": aligned.to_numpy(dtype=bool),
+                          "amp_acc": (amp_logits.argmax(1) == labels).float().numpy(),
+                          "amp_p_label": amp_logits.softmax(1).gather(1, labels[:, None])[:, 0].numpy(),
+                          "amp_loss": amp_loss.numpy()})
+    if model_logits is not None:
+        model_loss = F.cross_entropy(model_logits, labels, reduction="none")
+        frame["model_loss"] = model_loss.numpy()
+        frame["W"] = (amp_loss / (amp_loss + model_loss + 1e-8)).numpy()
+    grouped = frame.groupby(["label", "aligned"])
+    return grouped.mean().assign(n=grouped.size()).reset_index()
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--metadata", required=True, type=Path)
+    p.add_argument("--store", required=True, type=Path, help="the image store the Recipe II models trained on")
+    p.add_argument("--amplifier", nargs="+", required=True, help="name=folder of each amplifier")
+    p.add_argument("--model", nargs="*", default=[], help="name=folder of each finished Recipe II model")
+    p.add_argument("--out", required=True, type=Path, help="CSV of the table (a Markdown copy beside it)")
+    args = p.parse_args(argv)
+    metadata = read_table(args.metadata, "metadata")
+    train = load_split(metadata, args.store, "train")
+    aligned = metadata.loc[metadata["split"] == "train", "bias_aligned"]
+    models = {name: load_classifier(folder) for name, folder in named_folders(args.model).items()}
+    model_logits = {name: predict_logits(model, train.images, "cpu", view=eval_view(info["settings"]))
+                    for name, (model, info) in models.items()} or {"-": None}
+    # the models' eval view (a centre crop for resized_crop protocols) is the batch Recipe II's amplifier is shown
+    view = eval_view(next(iter(models.values()))[1]["settings"]) if models else None
+    tables = []
+    for amp_name, folder in named_folders(args.amplifier).items():
+        amplifier, info = load_classifier(folder)
+        for shown, net in (("as_batch", amplifier), ("resized", AtTrainedResolution(amplifier, info))):
+            amp_logits = predict_logits(net, train.images, "cpu", view=view)
+            for model_name, logits in model_logits.items():
+                table = group_table(train.labels, aligned, amp_logits, logits)
+                tables.append(table.assign(amplifier=amp_name, shown=shown, model=model_name))
+    result = pd.concat(tables, ignore_index=True)
+    result = result[["amplifier", "shown", "model", *[c for c in result.columns if c not in
+                                                       ("amplifier", "shown", "model")]]]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(args.out, index=False)
+    args.out.with_suffix(".md").write_text(result.to_markdown(index=False, floatfmt=".3f"))
+    print(result.to_markdown(index=False, floatfmt=".3f"))
+
+
+if __name__ == "__main__":
+    main()
