@@ -288,6 +288,10 @@ def test_comment_docstring_and_formatting_edits_of_every_module_rerun_nothing(wo
     # the accuracy metrics also pick each run's checkpoint on the validation split
     ("ddb/algorithms/metrics.py", {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
     ("ddb/figures/group_accuracy.py", {"plot_group_accuracy": 1}),  # a figure: that figure
+    # the amplifiers' resolution: scoring (and every run reading the scores), rho, the Recipe II runs
+    ("ddb/models/resolution.py", {"score_real": 2, "measure_real_bias": 1, "measure_synthetic_bias": 1,
+                                  "train_debiased": 5, "evaluate": 5, "evaluate_amplifier": 2, "collect": 1,
+                                  "plot_amplifier_scores": 2, "plot_bias_amplification": 1, **RUN_FIGURES}),
 ])
 def test_a_behaviour_edit_reruns_exactly_the_jobs_that_run_that_code(workflow_copy, module, expected):
     with edited(workflow_copy, behaviour, [module]):
