@@ -17,19 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 # knob -> points (dataset, sampling variant, the knob's value); the first point of a dataset is its reference
-SAMPLERS_200 = [("base", "DPM-Solver++ 20"), ("num_inference_steps=50,scheduler=ddim", "DDIM 50"),
-                ("clip_denoised=False,num_inference_steps=1000,scheduler=ddpm", "DDPM 1000")]
-SAMPLERS_40 = [("images_per_class=40", "DPM-Solver++ 20"),
-               ("images_per_class=40,num_inference_steps=50,scheduler=ddim", "DDIM 50"),
-               ("clip_denoised=False,images_per_class=40,num_inference_steps=1000,scheduler=ddpm", "DDPM 1000")]
+SAMPLERS = [("images_per_class=40", "DPM-Solver++ 20"),
+           ("images_per_class=40,num_inference_steps=50,scheduler=ddim", "DDIM 50"),
+           ("clip_denoised=False,images_per_class=40,num_inference_steps=1000,scheduler=ddpm", "DDPM 1000")]
 GUIDANCE = [("guidance_w=0.0", 0.0), ("base", 1.0), ("guidance_w=3.0", 3.0), ("guidance_w=7.0", 7.0)]
 KNOBS = {
-    "sampler (200 images per class)": [("backgrounds", v, x) for v, x in SAMPLERS_200]
-    + [("cfmnist", v, x) for v, x in SAMPLERS_200[:2]],
-    "sampler (40 images per class)": [(d, v, x) for d in ("backgrounds", "cfmnist") for v, x in SAMPLERS_40],
+    "sampler (40 images per class)": [(d, v, x) for d in ("backgrounds", "cfmnist") for v, x in SAMPLERS],
     "guidance w": [(d, v, x) for d in ("backgrounds", "cfmnist") for v, x in GUIDANCE],
     "diffusion training steps": [("cfmnist_steps500", "base", 500), ("cfmnist", "base", 1000),
-                                 ("cfmnist_steps4k", "base", 4000)],
+                                 ("cfmnist_steps2k", "base", 2000), ("cfmnist_steps4k", "base", 4000)],
     "diffusion resolution (px)": [("cfmnist", "base", 16), ("cfmnist_32px", "base", 32)],
 }
 
