@@ -7,6 +7,8 @@ W = L_amp / (L_amp + L_model) that Recipe II's formula gives each sample against
 images either as they come (``as_batch``: what Recipe II showed it before the resize) or resized to its training
 resolution (``resized``: what it sees now; ddb/models/resolution.py).
 
+The CSV has a row per class and alignment; the Markdown beside it (and the output) one per alignment.
+
     python -m ddb.tools.recipe_ii_groups --metadata results/shapes/data/metadata.parquet \
         --store results/shapes/data/store/native --amplifier synthetic=results/shapes/amplifier/synthetic/base/model \
         --model seed0=results/shapes/debias/ddb_ii/base/seed0/model --out groups.csv
@@ -15,6 +17,7 @@ resolution (``resized``: what it sees now; ddb/models/resolution.py).
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -27,24 +30,29 @@ from ddb.models.classifiers import load_classifier, predict_logits
 from ddb.models.resolution import AtTrainedResolution
 from ddb.training.augmentation import eval_view
 
+CPU = torch.device("cpu")  # a diagnosis of finished models: the CPU is enough
+
 
 def named_folders(values: list[str]) -> dict[str, Path]:
     return {name: Path(folder) for name, _, folder in (value.partition("=") for value in values)}
 
 
 def group_table(labels: torch.Tensor, aligned: pd.Series, amp_logits: torch.Tensor,
-                model_logits: torch.Tensor | None) -> pd.DataFrame:
-    """Per (class, aligned) group: n, amp_acc, amp_p_label, amp_loss and, with a model, model_loss and W."""
+                model_logits: torch.Tensor | None, by: tuple[str, ...] = ("label", "aligned")) -> pd.DataFrame:
+    """Per group (``by``: class and alignment, or alignment alone): n, amp_acc, amp_p_label, amp_loss, the weight
+    W_start = L_amp / (L_amp + ln K) against a model at chance (the start of training) and, with a finished model,
+    its model_loss and W."""
     amp_loss = F.cross_entropy(amp_logits, labels, reduction="none")
+    chance = math.log(amp_logits.shape[1])
     frame = pd.DataFrame({"label": labels.numpy(), "aligned": aligned.to_numpy(dtype=bool),
                           "amp_acc": (amp_logits.argmax(1) == labels).float().numpy(),
                           "amp_p_label": amp_logits.softmax(1).gather(1, labels[:, None])[:, 0].numpy(),
-                          "amp_loss": amp_loss.numpy()})
+                          "amp_loss": amp_loss.numpy(), "W_start": (amp_loss / (amp_loss + chance)).numpy()})
     if model_logits is not None:
         model_loss = F.cross_entropy(model_logits, labels, reduction="none")
         frame["model_loss"] = model_loss.numpy()
         frame["W"] = (amp_loss / (amp_loss + model_loss + 1e-8)).numpy()
-    grouped = frame.groupby(["label", "aligned"])
+    grouped = frame.drop(columns=[c for c in ("label", "aligned") if c not in by]).groupby(list(by))
     return grouped.mean().assign(n=grouped.size()).reset_index()
 
 
@@ -60,25 +68,26 @@ def main(argv=None) -> None:
     train = load_split(metadata, args.store, "train")
     aligned = metadata.loc[metadata["split"] == "train", "bias_aligned"]
     models = {name: load_classifier(folder) for name, folder in named_folders(args.model).items()}
-    model_logits = {name: predict_logits(model, train.images, "cpu", view=eval_view(info["settings"]))
+    model_logits = {name: predict_logits(model, train.images, CPU, view=eval_view(info["settings"]))
                     for name, (model, info) in models.items()} or {"-": None}
     # the models' eval view (a centre crop for resized_crop protocols) is the batch Recipe II's amplifier is shown
     view = eval_view(next(iter(models.values()))[1]["settings"]) if models else None
-    tables = []
+    tables, overall = [], []
     for amp_name, folder in named_folders(args.amplifier).items():
         amplifier, info = load_classifier(folder)
         for shown, net in (("as_batch", amplifier), ("resized", AtTrainedResolution(amplifier, info))):
-            amp_logits = predict_logits(net, train.images, "cpu", view=view)
+            amp_logits = predict_logits(net, train.images, CPU, view=view)
             for model_name, logits in model_logits.items():
-                table = group_table(train.labels, aligned, amp_logits, logits)
-                tables.append(table.assign(amplifier=amp_name, shown=shown, model=model_name))
-    result = pd.concat(tables, ignore_index=True)
-    result = result[["amplifier", "shown", "model", *[c for c in result.columns if c not in
-                                                       ("amplifier", "shown", "model")]]]
+                names = {"amplifier": amp_name, "shown": shown, "model": model_name}
+                tables.append(group_table(train.labels, aligned, amp_logits, logits).assign(**names))
+                overall.append(group_table(train.labels, aligned, amp_logits, logits, ("aligned",)).assign(**names))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    result.to_csv(args.out, index=False)
-    args.out.with_suffix(".md").write_text(result.to_markdown(index=False, floatfmt=".3f"))
-    print(result.to_markdown(index=False, floatfmt=".3f"))
+    first = ["amplifier", "shown", "model"]
+    per_class, summary = (pd.concat(t, ignore_index=True) for t in (tables, overall))
+    per_class[first + [c for c in per_class.columns if c not in first]].to_csv(args.out, index=False)
+    summary = summary[first + [c for c in summary.columns if c not in first]]
+    args.out.with_suffix(".md").write_text(summary.to_markdown(index=False, floatfmt=".3f"))
+    print(summary.to_markdown(index=False, floatfmt=".3f"))
 
 
 if __name__ == "__main__":
