@@ -71,7 +71,9 @@ def main(argv=None) -> None:
     p.add_argument("--results", nargs="+", type=Path, default=[Path("results")])
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    # the same (dataset, synthetic set) under two roots (a sweep that copied a finished run) counts once
     rows = pd.DataFrame([row for root in args.results for row in amplifier_rows(root)])
+    rows = rows.drop_duplicates(["dataset", "variant"], ignore_index=True)
     args.out.mkdir(parents=True, exist_ok=True)
     rows.to_csv(args.out / "health_signals.csv", index=False)
     table = correlations(rows)
