@@ -3,8 +3,9 @@
 Fetches ``--weight``'s file (ddb/models/pretrained.py: torchvision's, or the config's ``pretrained_weights`` entry)
 into ``--downloads`` with its checksum verified (the base URLs in ``$DDB_MIRRORS`` first, as for the datasets; a
 file placed there by hand is used as is), then writes ``--out``: the file, ``weights.json`` (name, file, url,
-sha256) and a manifest the jobs check it against. With ``--optional`` (every config section using it says ``pretrained: auto``)
-a failure writes ``weights.json`` with the reason instead, and the jobs fall back to random init with a warning.
+sha256) and a manifest the jobs check it against. With ``--optional`` (every config section using it says
+``pretrained: auto``) a failure writes ``weights.json`` with the reason instead, and the jobs fall back to random
+init with a warning.
 """
 
 from __future__ import annotations

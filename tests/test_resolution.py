@@ -13,7 +13,6 @@ from ddb.core.integrity import write_manifest
 from ddb.core.settings import resolve_settings
 from ddb.methods import ddb_ii
 from ddb.models.classifiers import load_classifier, save_classifier, small_cnn
-from ddb.models.resolution import trained_resolution
 from tests.helpers import prepared_shapes, store_of
 
 
@@ -41,15 +40,9 @@ def test_recipe_ii_resizes_the_target_batch_to_the_amplifier_resolution(tmp_path
     raw = load_classifier(context.amplifier)[0]
     shrunk = F.interpolate(images, size=(16, 16), mode="bilinear", antialias=True, align_corners=False)
     torch.testing.assert_close(objective.amplifier(images), raw(shrunk))
-    at_16 = images[:, :, ::2, ::2]  # a batch already at the amplifier's side goes through unchanged
-    torch.testing.assert_close(objective.amplifier(at_16), raw(at_16))
-
-
-def test_the_trained_resolution_of_a_cropping_classifier_is_its_crop():
-    assert trained_resolution({"image_size": 16}) == 16
-    cropping = {"image_size": 256, "settings": {"augmentation": "resized_crop", "crop_size": 224}}
-    assert trained_resolution(cropping) == 224
-    assert trained_resolution({"image_size": 32, "settings": {"augmentation": "shift_flip", "crop_size": 24}}) == 32
+    at_16 = images[:, :, ::2, ::2]  # a batch already at the amplifier's side goes through bit for bit
+    assert torch.equal(objective.amplifier(at_16), raw(at_16))
+    assert not objective.amplifier.training and not objective.amplifier.classifier.training
 
 
 @pytest.mark.parametrize("stage", ["score_real", "measure_bias"])
@@ -83,3 +76,5 @@ def test_recipe_ii_group_table_averages_each_class_and_alignment():
     weights = amp_loss / (amp_loss + torch.log(torch.tensor(2.0)))
     assert table.loc[(0, False), "W"] == pytest.approx(float(weights[1]), rel=1e-5)
     assert table.loc[(1, True), "W"] == pytest.approx(float(weights[2:].mean()), rel=1e-5)
+    at_chance = amp_loss / (amp_loss + torch.log(torch.tensor(2.0)))  # W against a model at chance: the same here
+    assert table.loc[(0, False), "W_start"] == pytest.approx(float(at_chance[1]), rel=1e-5)

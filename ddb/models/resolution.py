@@ -2,9 +2,11 @@
 
 The classifiers pool adaptively, so a batch at any size runs without complaint: a frozen amplifier shown images at
 another resolution than its training images gives answers it never learnt to give, silently. Every saved classifier
-records the side of its training images (``image_size`` in model.json; a ``resized_crop`` model saw its
-``crop_size`` crops). Where an amplifier is used, its images are brought to that side (Recipe II resizes the target
-model's augmented batch, antialiased) or checked to have it (scoring a stored split), and a mismatch stops the stage.
+records the side of its training images (``image_size`` in model.json); amplifiers and the bias classifier train on
+them as they are, without crops. Where one is used, its images are brought to that side (Recipe II resizes the
+target model's augmented batch, antialiased: on the crop protocols the real-data amplifier, trained on the full
+256-px frames, sees the 224-px crop enlarged to 256) or checked to have it (scoring or measuring a stored split), and
+a mismatch stops the stage.
 """
 
 from __future__ import annotations
@@ -15,10 +17,8 @@ from torch import nn
 
 
 def trained_resolution(info: dict) -> int:
-    """The side (px) of the images the classifier described by ``info`` (its model.json) saw in training."""
-    settings = info.get("settings", {})
-    if settings.get("augmentation") == "resized_crop":
-        return int(settings["crop_size"])
+    """The side (px) of the training images of the amplifier or bias classifier described by ``info`` (its
+    model.json). Not for target models: with ``resized_crop`` they train on crops of these images."""
     return int(info["image_size"])
 
 
@@ -37,6 +37,7 @@ class AtTrainedResolution(nn.Module):
     def __init__(self, classifier: nn.Module, info: dict):
         super().__init__()
         self.classifier, self.side = classifier, trained_resolution(info)
+        self.train(classifier.training)  # a frozen amplifier stays in eval mode wherever the wrapper is toggled
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[-2:] != (self.side, self.side):

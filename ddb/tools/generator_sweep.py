@@ -80,10 +80,11 @@ def figure(rows: pd.DataFrame, knob: str, out: Path) -> None:
         colour = f"C{i}"
         x = list(range(len(part))) if part["value"].map(lambda v: isinstance(v, str)).any() else part["value"]
         rho_ax.plot(x, part["rho_synthetic"], "o-", color=colour, label=f"{family}: rho synthetic")
-        rho_ax.axhline(part["rho_real"].iloc[0], color=colour, ls="--", lw=1, label=f"{family}: rho real")
+        # each point's own real rho (a dataset at another resolution has its own bias classifier)
+        rho_ax.plot(x, part["rho_real"], "--", color=colour, lw=1, label=f"{family}: rho real")
         det_ax.plot(x, part["amp_auroc"], "o-", color=colour, label=f"{family}: AUROC")
-        det_ax.plot(x, part["amp_precision"] / 100, "s:", color=colour, label=f"{family}: precision")
-        det_ax.plot(x, part["amp_recall"] / 100, "^:", color=colour, label=f"{family}: recall")
+        det_ax.plot(x, part["amp_precision"], "s:", color=colour, label=f"{family}: precision")
+        det_ax.plot(x, part["amp_recall"], "^:", color=colour, label=f"{family}: recall")
         if not isinstance(x, pd.Series):
             for ax in (rho_ax, det_ax):
                 ax.set_xticks(x, part["value"].tolist())
@@ -108,6 +109,8 @@ def main(argv=None) -> None:
         print(" ".join(sorted(files)))
         return
     rows = table(args.results)
+    if rows.empty:
+        raise SystemExit(f"no point of the sweep is finished under {args.results}: run the snakemake command first")
     args.out.mkdir(parents=True, exist_ok=True)
     rows.to_csv(args.out / "generator_sweep.csv", index=False)
     (args.out / "generator_sweep.md").write_text(rows.to_markdown(index=False, floatfmt=".4f"))

@@ -9,7 +9,11 @@ Spearman rank correlation of each signal with each measure across all of them:
 - ``real_error_rate``: the share of real training images it misclassifies (its error set);
 - ``worst_class_error_rate`` / ``class_error_spread``: the largest per-class share, and the max / mean ratio;
 - ``error_confidence``: its mean confidence on the real images it misclassifies (a bias it follows is confident);
-- ``error_concentration``: the share of errors in the most frequent (class, predicted class) pair of their class.
+- ``error_concentration``: the share of errors in the most frequent (class, predicted class) pair of their class
+  (always 1 with two classes).
+
+The correlations are taken within each dataset (datasets differ in every signal, so pooling them would rank the
+datasets) and over all points pooled, for reference.
 
     python -m ddb.tools.health_signal --results /work/claims/results /work/sweep/results --out results/health
 """
@@ -63,7 +67,14 @@ def amplifier_rows(root: Path) -> list[dict]:
 
 
 def correlations(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[SIGNALS + MEASURES].astype(float).corr(method="spearman").loc[SIGNALS, MEASURES]
+    """Spearman's rho of each signal with each measure, within each dataset family (``cfmnist_steps500`` counts as
+    ``cfmnist``) and pooled; a column ``n`` gives the points."""
+    families = rows["dataset"].str.split("_").str[0]
+    tables = []
+    for name, part in [*rows.groupby(families), ("all", rows)]:
+        table = part[SIGNALS + MEASURES].astype(float).corr(method="spearman").loc[SIGNALS, MEASURES]
+        tables.append(table.assign(dataset=name, n=len(part)).rename_axis("signal").reset_index())
+    return pd.concat(tables, ignore_index=True)
 
 
 def main(argv=None) -> None:
@@ -74,12 +85,14 @@ def main(argv=None) -> None:
     # the same (dataset, synthetic set) under two roots (a sweep that copied a finished run) counts once
     rows = pd.DataFrame([row for root in args.results for row in amplifier_rows(root)])
     rows = rows.drop_duplicates(["dataset", "variant"], ignore_index=True)
+    if rows.empty:
+        raise SystemExit(f"no synthetic amplifier with its scores, detection and rho under {args.results}")
     args.out.mkdir(parents=True, exist_ok=True)
     rows.to_csv(args.out / "health_signals.csv", index=False)
     table = correlations(rows)
-    table.to_csv(args.out / "health_correlations.csv")
+    table.to_csv(args.out / "health_correlations.csv", index=False)
     text = (f"{len(rows)} synthetic amplifiers\n\n{rows.to_markdown(index=False, floatfmt='.4f')}\n\n"
-            f"Spearman rank correlation, signal x measure:\n\n{table.to_markdown(floatfmt='.2f')}\n")
+            f"Spearman rank correlation, signal x measure:\n\n{table.to_markdown(index=False, floatfmt='.2f')}\n")
     (args.out / "health.md").write_text(text)
     print(text)
 

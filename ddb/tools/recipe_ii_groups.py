@@ -34,7 +34,11 @@ CPU = torch.device("cpu")  # a diagnosis of finished models: the CPU is enough
 
 
 def named_folders(values: list[str]) -> dict[str, Path]:
-    return {name: Path(folder) for name, _, folder in (value.partition("=") for value in values)}
+    """``{name: folder}`` of ``name=folder`` arguments."""
+    pairs = [value.partition("=") for value in values]
+    if any(not sep or not folder for _, sep, folder in pairs):
+        raise SystemExit(f"give each model as name=folder, not {' '.join(values)}")
+    return {name: Path(folder) for name, _, folder in pairs}
 
 
 def group_table(labels: torch.Tensor, aligned: pd.Series, amp_logits: torch.Tensor,

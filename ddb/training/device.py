@@ -98,8 +98,8 @@ def native_bf16(device: torch.device) -> bool:
 
 def uses_bf16(device: torch.device, precision: str = "auto", cpu_auto: bool = False) -> bool:
     """Whether a stage runs under bf16 autocast. ``auto`` = bf16 on CUDA GPUs that compute it natively; with
-    ``cpu_auto`` also on CPUs with native bf16 (sampling, where the sampler check measured it to keep the amplifier's AUROC; training
-    on a CPU stays fp32 because its effect on the results is not measured)."""
+    ``cpu_auto`` also on CPUs with native bf16 (sampling, where the sampler check measured it to keep the amplifier's
+    AUROC; training on a CPU stays fp32 because its effect on the results is not measured)."""
     if precision != "auto":
         return precision == "bf16"
     return (device.type == "cuda" or cpu_auto) and native_bf16(device)
