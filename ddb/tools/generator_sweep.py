@@ -53,19 +53,22 @@ def wall_seconds(root: Path, dataset: str, variant: str) -> dict[str, float]:
             "amplifier_s": total(f"train_amplifier/{dataset}/{variant}.tsv")}
 
 
-def table(root: Path) -> pd.DataFrame:
+def table(roots: list[Path]) -> pd.DataFrame:
+    """A row per finished point, from the first results root that holds all its files."""
     rows = []
     for knob, dataset, variant, value in points():
-        files = point_files(dataset, variant, root)
-        if not all(path.exists() for path in files.values()):
+        found = [(root, point_files(dataset, variant, root)) for root in roots]
+        found = [(root, files) for root, files in found if all(path.exists() for path in files.values())]
+        if not found:
             continue
+        root, files = found[0]
         real, synthetic, detection = (json.loads(files[k].read_text()) for k in ("rho_real", "rho_synthetic",
                                                                                    "detection"))
         rows.append({"knob": knob, "dataset": dataset, "value": value, "variant": variant,
                      "rho_real": real["rho"], "rho_synthetic": synthetic["rho"],
                      "amplified": synthetic["rho"] > real["rho"], "amp_auroc": detection.get("amp_auroc"),
                      "amp_precision": detection.get("amp_precision"), "amp_recall": detection.get("amp_recall"),
-                     **wall_seconds(root, dataset, variant)})
+                     **wall_seconds(root, dataset, variant), "results": str(root)})
     return pd.DataFrame(rows)
 
 
@@ -101,7 +104,8 @@ def main(argv=None) -> None:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("targets", help="print the files the sweep needs")
     report = sub.add_parser("report", help="the table (CSV, Markdown) and a figure per knob of the finished points")
-    report.add_argument("--results", type=Path, default=Path("results"))
+    report.add_argument("--results", nargs="+", type=Path, default=[Path("results")],
+                        help="results folders (a sweep split over several checkouts)")
     report.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     if args.command == "targets":
@@ -110,7 +114,8 @@ def main(argv=None) -> None:
         return
     rows = table(args.results)
     if rows.empty:
-        raise SystemExit(f"no point of the sweep is finished under {args.results}: run the snakemake command first")
+        raise SystemExit(f"no point of the sweep is finished under {' '.join(map(str, args.results))}: run the "
+                         "snakemake command first")
     args.out.mkdir(parents=True, exist_ok=True)
     rows.to_csv(args.out / "generator_sweep.csv", index=False)
     (args.out / "generator_sweep.md").write_text(rows.to_markdown(index=False, floatfmt=".4f"))
