@@ -63,13 +63,13 @@ def test_a_store_at_another_resolution_stops_the_stage_naming_both(tmp_path, sta
 
 
 def test_recipe_ii_group_table_averages_each_class_and_alignment():
-    from ddb.tools.recipe_ii_groups import group_table
+    from ddb.tools.recipe_ii_groups import group_table, sample_table
 
     labels = torch.tensor([0, 0, 1, 1])
     aligned = pd.Series([True, False, True, True])
     amp_logits = torch.tensor([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])  # wrong on the conflicting 0 and one 1
     model_logits = torch.zeros(4, 2)  # the model's loss is ln 2 everywhere
-    table = group_table(labels, aligned, amp_logits, model_logits).set_index(["label", "aligned"])
+    table = group_table(sample_table(labels, aligned, amp_logits, model_logits)).set_index(["label", "aligned"])
     assert table["n"].to_dict() == {(0, False): 1, (0, True): 1, (1, True): 2}
     assert table.loc[(1, True), "amp_acc"] == 0.5
     amp_loss = F.cross_entropy(amp_logits, labels, reduction="none")

@@ -16,17 +16,20 @@ from pathlib import Path
 
 import pandas as pd
 
-# knob -> points (dataset, sampling variant, the knob's value); the first point of a dataset is its reference
-SAMPLERS = [("images_per_class=40", "DPM-Solver++ 20"),
-           ("images_per_class=40,num_inference_steps=50,scheduler=ddim", "DDIM 50"),
-           ("clip_denoised=False,images_per_class=40,num_inference_steps=1000,scheduler=ddpm", "DDPM 1000")]
-GUIDANCE = [("guidance_w=0.0", 0.0), ("base", 1.0), ("guidance_w=3.0", 3.0), ("guidance_w=7.0", 7.0)]
+from ddb.workflow.planning import sampling_variant_name
+
+# knob -> points (dataset, sampling override, the knob's value), named as planning names the synthetic sets; the
+# first point of a dataset is its reference
+AT_40 = {"images_per_class": 40}
+SAMPLERS = [(AT_40, "DPM-Solver++ 20"), (AT_40 | {"scheduler": "ddim", "num_inference_steps": 50}, "DDIM 50"),
+            (AT_40 | {"scheduler": "ddpm", "num_inference_steps": 1000, "clip_denoised": False}, "DDPM 1000")]
+GUIDANCE = [({"guidance_w": 0.0}, 0.0), ({}, 1.0), ({"guidance_w": 3.0}, 3.0), ({"guidance_w": 7.0}, 7.0)]
 KNOBS = {
     "sampler (40 images per class)": [(d, v, x) for d in ("backgrounds", "cfmnist") for v, x in SAMPLERS],
     "guidance w": [(d, v, x) for d in ("backgrounds", "cfmnist") for v, x in GUIDANCE],
-    "diffusion training steps": [("cfmnist_steps500", "base", 500), ("cfmnist", "base", 1000),
-                                 ("cfmnist_steps2k", "base", 2000), ("cfmnist_steps4k", "base", 4000)],
-    "diffusion resolution (px)": [("cfmnist", "base", 16), ("cfmnist_32px", "base", 32)],
+    "diffusion training steps": [("cfmnist_steps500", {}, 500), ("cfmnist", {}, 1000),
+                                 ("cfmnist_steps2k", {}, 2000), ("cfmnist_steps4k", {}, 4000)],
+    "diffusion resolution (px)": [("cfmnist", {}, 16), ("cfmnist_32px", {}, 32)],
 }
 
 
@@ -37,7 +40,9 @@ def point_files(dataset: str, variant: str, root: Path = Path("results")) -> dic
 
 
 def points() -> list[tuple[str, str, str, object]]:
-    return [(knob, dataset, variant, value) for knob, entries in KNOBS.items() for dataset, variant, value in entries]
+    """(knob, dataset, synthetic set name, value) of every point."""
+    return [(knob, dataset, sampling_variant_name(override), value)
+            for knob, entries in KNOBS.items() for dataset, override, value in entries]
 
 
 def wall_seconds(root: Path, dataset: str, variant: str) -> dict[str, float]:

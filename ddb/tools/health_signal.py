@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ddb.tools.generator_sweep import point_files
+
 SIGNALS = ["holdout_acc", "holdout_loss", "real_error_rate", "worst_class_error_rate", "class_error_spread",
            "error_confidence", "error_concentration"]
 MEASURES = ["rho_synthetic", "amp_auroc", "amp_precision", "amp_recall"]
@@ -51,9 +53,9 @@ def amplifier_rows(root: Path) -> list[dict]:
     for model_json in sorted(root.glob("*/amplifier/synthetic/*/model/model.json")):
         folder, dataset = model_json.parent.parent, model_json.parts[-6]
         variant = folder.name
+        point = point_files(dataset, variant, root)
         files = {"log": folder / "model/training_log.csv", "scores": folder / "scores.parquet",
-                 "detection": folder / "detection.json",
-                 "rho": root / dataset / "synthetic" / variant / "bias_share.json"}
+                 "detection": point["detection"], "rho": point["rho_synthetic"]}
         if not all(path.exists() for path in files.values()):
             continue
         scores = pd.read_parquet(files["scores"])

@@ -41,11 +41,10 @@ def named_folders(values: list[str]) -> dict[str, Path]:
     return {name: Path(folder) for name, _, folder in pairs}
 
 
-def group_table(labels: torch.Tensor, aligned: pd.Series, amp_logits: torch.Tensor,
-                model_logits: torch.Tensor | None, by: tuple[str, ...] = ("label", "aligned")) -> pd.DataFrame:
-    """Per group (``by``: class and alignment, or alignment alone): n, amp_acc, amp_p_label, amp_loss, the weight
-    W_start = L_amp / (L_amp + ln K) against a model at chance (the start of training) and, with a finished model,
-    its model_loss and W."""
+def sample_table(labels: torch.Tensor, aligned: pd.Series, amp_logits: torch.Tensor,
+                 model_logits: torch.Tensor | None) -> pd.DataFrame:
+    """Per training image: label, aligned, amp_acc, amp_p_label, amp_loss, the weight W_start = L_amp / (L_amp +
+    ln K) against a model at chance (the start of training) and, with a finished model, its model_loss and W."""
     amp_loss = F.cross_entropy(amp_logits, labels, reduction="none")
     chance = math.log(amp_logits.shape[1])
     frame = pd.DataFrame({"label": labels.numpy(), "aligned": aligned.to_numpy(dtype=bool),
@@ -56,7 +55,12 @@ def group_table(labels: torch.Tensor, aligned: pd.Series, amp_logits: torch.Tens
         model_loss = F.cross_entropy(model_logits, labels, reduction="none")
         frame["model_loss"] = model_loss.numpy()
         frame["W"] = (amp_loss / (amp_loss + model_loss + 1e-8)).numpy()
-    grouped = frame.drop(columns=[c for c in ("label", "aligned") if c not in by]).groupby(list(by))
+    return frame
+
+
+def group_table(samples: pd.DataFrame, by: tuple[str, ...] = ("label", "aligned")) -> pd.DataFrame:
+    """The means of :func:`sample_table` per group (``by``: class and alignment, or alignment alone), with n."""
+    grouped = samples.drop(columns=[c for c in ("label", "aligned") if c not in by]).groupby(list(by))
     return grouped.mean().assign(n=grouped.size()).reset_index()
 
 
@@ -83,8 +87,9 @@ def main(argv=None) -> None:
             amp_logits = predict_logits(net, train.images, CPU, view=view)
             for model_name, logits in model_logits.items():
                 names = {"amplifier": amp_name, "shown": shown, "model": model_name}
-                tables.append(group_table(train.labels, aligned, amp_logits, logits).assign(**names))
-                overall.append(group_table(train.labels, aligned, amp_logits, logits, ("aligned",)).assign(**names))
+                samples = sample_table(train.labels, aligned, amp_logits, logits)
+                tables.append(group_table(samples).assign(**names))
+                overall.append(group_table(samples, ("aligned",)).assign(**names))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     first = ["amplifier", "shown", "model"]
     per_class, summary = (pd.concat(t, ignore_index=True) for t in (tables, overall))

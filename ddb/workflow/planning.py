@@ -97,6 +97,12 @@ def canonical_json(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def sampling_variant_name(override: dict) -> str:
+    """The name of the synthetic set a ``sweeps.sampling`` entry adds (``num_inference_steps=1000,scheduler=ddpm``);
+    the empty override is the base set."""
+    return ",".join(f"{key}={override[key]}" for key in sorted(override)) or "base"
+
+
 class Plan:
     """The workflow's plan for one validated config (defaults filled by the schema)."""
 
@@ -203,7 +209,7 @@ class Plan:
         for index, override in enumerate(self.config["sweeps"]["sampling"]):
             checked_section("sampling", base | override, f"sweeps.sampling[{index}] = {override}")
             if any(base.get(key) != value for key, value in override.items()):  # else: the base again
-                variants[",".join(f"{key}={override[key]}" for key in sorted(override))] = override
+                variants[sampling_variant_name(override)] = override
         return variants
 
     def section(self, dataset: str, section: str) -> dict:
