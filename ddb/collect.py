@@ -35,9 +35,11 @@ RHO = ["rho_real", "rho_synthetic"]
 TRAINING = ["steps_trained", "mean_update_norm", "mean_weight"]
 COLUMNS = ["dataset", "source", "method", "seed", "uses_bias_labels", "selection", "amplifier", "in_config", *METRICS,
            *RHO, *TRAINING]
-AMPLIFIER_COLUMNS = ["dataset", "amplifier", "trained_on", "epochs", "kept_epoch", "amp_auroc", "amp_precision",
-                     "amp_recall", "n_conflicting", "n_predicted_conflicting", "rho_real", "rho_real_labels",
-                     "rho_synthetic", "bias_classifier_acc"]
+# from detection.json: what the amplifier is, its label-free health, its detection (bias labels)
+DETECTION_COLUMNS = ["dataset", "amplifier", "trained_on", "epochs", "kept_epoch", "health", "real_error_rate",
+                     "worst_class_error_rate", "amp_auroc", "amp_precision", "amp_recall", "n_conflicting",
+                     "n_predicted_conflicting"]
+AMPLIFIER_COLUMNS = [*DETECTION_COLUMNS, "rho_real", "rho_real_labels", "rho_synthetic", "bias_classifier_acc"]
 NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain accuracy (BAR's and SubpopBench's "
         "\"Avg.\"); train_weighted_acc = (label, bias) cell accuracies weighted by the cells' training shares "
         "(Waterbirds' \"Avg.\" in GroupDRO / JTT / DFR); worst_group_acc = WGA; aligned_acc / conflicting_acc = "
@@ -58,7 +60,7 @@ NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain 
 
 def amplifier_table(detections: list[dict], bias_shares: list[dict]) -> pd.DataFrame:
     """One row per (dataset, amplifier) with its detection quality and the rho values that go with it."""
-    amp = pd.DataFrame(detections).reindex(columns=["dataset", "amplifier", *AMPLIFIER_COLUMNS[2:10]])
+    amp = pd.DataFrame(detections).reindex(columns=DETECTION_COLUMNS)
     shares = pd.DataFrame(bias_shares).reindex(columns=["dataset", "measured", "rho", "rho_labels",
                                                         "classifier_holdout_acc"])
     real = shares[shares["measured"] == "real"].rename(columns={
@@ -69,8 +71,11 @@ def amplifier_table(detections: list[dict], bias_shares: list[dict]) -> pd.DataF
     return table[AMPLIFIER_COLUMNS].sort_values(["dataset", "amplifier"]).reset_index(drop=True)
 
 
-AMPLIFIER_NOTE = ("Detection of the bias-conflicting training images (AUROC of the amplifier loss, precision / recall "
-                  "of its error set, in %), with true bias labels for evaluation only. epochs = epochs trained, "
+AMPLIFIER_NOTE = ("health: the label-free verdict on the amplifier (\"likely useful\" / \"likely not\"), from "
+                  "real_error_rate, the share of real training images it misclassifies, and worst_class_error_rate, "
+                  "the largest such share of one class, in % (docs/amplifier-health.md says how far it can be "
+                  "trusted). Detection of the bias-conflicting training images (AUROC of the amplifier loss, precision "
+                  "/ recall of its error set, in %), with true bias labels for evaluation only. epochs = epochs trained, "
                   "kept_epoch = the epoch whose weights are the amplifier. rho = share of bias-aligned images per "
                   "class (mean over classes): rho_real of the real training split by the bias classifier "
                   "(rho_real_labels: from the bias labels), rho_synthetic of the synthetic set the amplifier was "
@@ -186,7 +191,7 @@ def main(argv=None) -> None:
     write_text(args.out_dir / "summary_mean.md", markdown(shown_means, "Results, mean ± std over seeds"))
     shown_amplifiers = amplifiers.copy()
     shown_amplifiers["amp_auroc"] = (100 * shown_amplifiers["amp_auroc"]).round(4)
-    for column in ("amp_precision", "amp_recall", "bias_classifier_acc"):
+    for column in ("amp_precision", "amp_recall", "bias_classifier_acc", "real_error_rate", "worst_class_error_rate"):
         shown_amplifiers[column] = (100 * shown_amplifiers[column]).round(2)
     write_text(args.out_dir / "amplifiers.md", "# Amplifiers\n\n" + AMPLIFIER_NOTE
                + shown_amplifiers.to_markdown(index=False) + "\n")

@@ -2,7 +2,9 @@
 
 Uses the true bias labels of the training split, for evaluation only. Writes ``detection.json`` with
 precision and recall of the error set (amplifier-misclassified = predicted conflicting) and the AUROC of the
-amplifier loss as a "conflicting" score.
+amplifier loss as a "conflicting" score. Also, with no bias label, its health (ddb/algorithms/amplifier_health.py):
+the share of real training images it misclassifies, overall and in its worst class, and the verdict they give
+("likely useful" / "likely not"), written on datasets without bias labels too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import logging
 from pathlib import Path
 
+from ddb.algorithms.amplifier_health import LIKELY_USEFUL, health_reason, health_signals, health_verdict
 from ddb.algorithms.detection import binary_auroc, precision_recall
 from ddb.core.atomic import write_text
 from ddb.core.logs import start_stage
@@ -52,6 +55,10 @@ def main(argv=None) -> None:
     result = {"dataset": args.dataset, "amplifier": args.amplifier, "split": "train",
               "trained_on": info.get("trained_on"), "epochs": info.get("settings", {}).get("epochs"),
               "kept_epoch": info.get("best_epoch")}
+    health = health_signals(train["label"], train["amp_misclassified"])
+    result |= health | {"health": health_verdict(health)}
+    (log.info if result["health"] == LIKELY_USEFUL else log.warning)(
+        "amplifier health: %s: it %s", result["health"], health_reason(health))
     if train["bias_aligned"].notna().all():
         result |= detection_metrics(train)
     else:

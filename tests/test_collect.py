@@ -35,7 +35,8 @@ def test_rows_get_the_detection_of_the_amplifier_they_use_and_seeds_aggregate():
 def test_rho_goes_to_the_amplifier_table_and_to_the_rows_of_the_runs_using_that_synthetic_set():
     metrics = [run("erm", 0, 0.2), run("ddb_i", 0, 0.7, "synthetic/base"), run("ddb_i_real_amplifier", 0, 0.5, "real/epochs=3")]
     detections = [{"dataset": "d", "amplifier": "synthetic/base", "trained_on": "synthetic", "epochs": 15,
-                   "kept_epoch": 12, "amp_auroc": 0.99, "amp_precision": 0.8, "amp_recall": 1.0},
+                   "kept_epoch": 12, "health": "likely useful", "real_error_rate": 0.02, "worst_class_error_rate": 0.03,
+                   "amp_auroc": 0.99, "amp_precision": 0.8, "amp_recall": 1.0},
                   {"dataset": "d", "amplifier": "real/epochs=3", "trained_on": "real", "epochs": 3, "kept_epoch": 3,
                    "amp_auroc": 0.9, "amp_precision": 0.5, "amp_recall": 0.6}]
     shares = [{"dataset": "d", "measured": "real", "rho": 0.98, "rho_labels": 0.99, "classifier_holdout_acc": 0.97},
@@ -44,6 +45,7 @@ def test_rho_goes_to_the_amplifier_table_and_to_the_rows_of_the_runs_using_that_
     assert amplifiers.loc["synthetic/base", ["rho_real", "rho_real_labels", "rho_synthetic"]].tolist() == [0.98, 0.99, 0.999]
     assert math.isnan(amplifiers.loc["real/epochs=3", "rho_synthetic"])
     assert amplifiers.loc["real/epochs=3", "epochs"] == 3
+    assert amplifiers.loc["synthetic/base", ["health", "real_error_rate"]].tolist() == ["likely useful", 0.02]
     table = summary_table(metrics, amplifiers.reset_index()).set_index("method")
     assert table["rho_real"].tolist() == [0.98] * 3  # a property of the dataset: every row
     assert table.loc["ddb_i", "rho_synthetic"] == 0.999 and math.isnan(table.loc["erm", "rho_synthetic"])

@@ -35,15 +35,18 @@ def test_group_accuracy_without_bias_labels_says_so():
     assert "no bias labels" in fig.axes[0].texts[0].get_text()
 
 
-def test_amplifier_histogram_title_reports_detection():
+def test_amplifier_histogram_title_reports_detection_and_health():
     scores = pd.DataFrame({"amp_loss": np.r_[np.full(9, 0.01), 5.0], "bias_aligned": [True] * 9 + [False]})
-    detection = {"amp_auroc": 1.0, "amp_precision": 0.5, "amp_recall": 1.0}
+    health = {"health": "likely useful", "real_error_rate": 0.1}
+    detection = {"amp_auroc": 1.0, "amp_precision": 0.5, "amp_recall": 1.0, **health}
     fig = amplifier_scores.amplifier_scores_figure(scores, detection, "toy: amplifier trained on synthetic/base")
     ax = fig.axes[0]
     assert "AUROC 1.0000, error set precision 50.0 %, recall 100.0 %" in ax.get_title()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["bias-aligned (n=9)", "bias-conflicting (n=1)"]
-    unknown = amplifier_scores.amplifier_scores_figure(scores.assign(bias_aligned=pd.NA), {}, "toy")
+    assert "health: likely useful (misclassifies 10.0 % of the training images)" in ax.get_title()
+    unknown = amplifier_scores.amplifier_scores_figure(scores.assign(bias_aligned=pd.NA), health, "toy")
     assert "no bias labels" in unknown.axes[0].get_title()
+    assert "health: likely useful" in unknown.axes[0].get_title()  # the verdict needs no bias label
 
 
 def test_training_curves_average_seeds():

@@ -1,5 +1,6 @@
 """Figure "amplifier scores": histograms of the amplifier's loss on the real training images, bias-aligned vs
-bias-conflicting (true labels, evaluation only), with the detection AUROC and the error set's precision / recall.
+bias-conflicting (true labels, evaluation only), with the detection AUROC and the error set's precision / recall,
+and the label-free health verdict.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ def amplifier_scores_figure(train_scores: pd.DataFrame, detection: dict, title: 
             if mask.any():  # density: the conflicting images are a small minority
                 ax.hist(loss[mask], bins=bins, density=True, alpha=0.6, color=colour, label=f"{name} (n={int(mask.sum())})")
         ax.legend()
-        ax.set_title(f"{title}\nAUROC {detection['amp_auroc']:.4f}, error set precision "
-                     f"{100 * detection['amp_precision']:.1f} %, recall {100 * detection['amp_recall']:.1f} %", fontsize=10)
+        quality = (f"AUROC {detection['amp_auroc']:.4f}, error set precision {100 * detection['amp_precision']:.1f} %, "
+                   f"recall {100 * detection['amp_recall']:.1f} %")
     else:
         ax.hist(loss, bins=bins, color="grey", label=f"all (n={len(loss)})")
-        ax.set_title(f"{title}\n(no bias labels: detection quality unknown)", fontsize=10)
+        quality = "no bias labels: detection quality unknown"
+    health = (f"health: {detection['health']} (misclassifies {100 * detection['real_error_rate']:.1f} % of the "
+              "training images)")
+    ax.set_title(f"{title}\n{quality}\n{health}", fontsize=10)
     ax.set_xlabel("log10 amplifier cross-entropy on the labelled class (high = predicted bias-conflicting)")
     ax.set_ylabel("density")
     fig.tight_layout()

@@ -12,6 +12,9 @@ Spearman rank correlation of each signal with each measure across all of them:
 - ``error_concentration``: the share of errors in the most frequent (class, predicted class) pair of their class
   (always 1 with two classes).
 
+Each amplifier also gets the verdict ``evaluate_amplifier`` writes (``health``, ddb/algorithms/amplifier_health.py),
+and a table gives the measures of the amplifiers of each verdict.
+
 The correlations are taken within each dataset (datasets differ in every signal, so pooling them would rank the
 datasets) and over all points pooled, for reference.
 
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ddb.algorithms.amplifier_health import health_signals, health_verdict
 from ddb.tools.generator_sweep import point_files
 
 SIGNALS = ["holdout_acc", "holdout_loss", "real_error_rate", "worst_class_error_rate", "class_error_spread",
@@ -37,12 +41,12 @@ def signals(model_info: dict, training_log: pd.DataFrame, scores: pd.DataFrame) 
     """The label-free signals of one amplifier (``scores``: its scores.parquet rows of the training split)."""
     kept = training_log.set_index("epoch").loc[model_info["best_epoch"]]
     per_class = scores.groupby("label")["amp_misclassified"].mean()
+    error_set = health_signals(scores["label"], scores["amp_misclassified"])
     errors = scores[scores["amp_misclassified"]]
     pair_share = (errors.groupby(["label", "amp_pred"]).size().groupby(level=0).max().sum() / len(errors)
                   if len(errors) else float("nan"))
     return {"holdout_acc": model_info["holdout_acc"], "holdout_loss": float(kept["holdout_loss"]),
-            "real_error_rate": float(scores["amp_misclassified"].mean()),
-            "worst_class_error_rate": float(per_class.max()),
+            **error_set,
             "class_error_spread": float(per_class.max() / per_class.mean()) if per_class.mean() > 0 else float("nan"),
             "error_confidence": float(errors["amp_confidence"].mean()) if len(errors) else float("nan"),
             "error_concentration": float(pair_share)}
@@ -60,9 +64,10 @@ def amplifier_rows(root: Path) -> list[dict]:
             continue
         scores = pd.read_parquet(files["scores"])
         detection = json.loads(files["detection"].read_text())
-        rows.append({"root": str(root), "dataset": dataset, "variant": variant,
-                     **signals(json.loads(model_json.read_text()), pd.read_csv(files["log"]),
-                               scores[scores["split"] == "train"]),
+        values = signals(json.loads(model_json.read_text()), pd.read_csv(files["log"]),
+                         scores[scores["split"] == "train"])
+        rows.append({"root": str(root), "dataset": dataset, "variant": variant, "health": health_verdict(values),
+                     **values,
                      "rho_synthetic": json.loads(files["rho"].read_text())["rho"],
                      **{k: detection.get(k) for k in MEASURES[1:]}})
     return rows
@@ -77,6 +82,13 @@ def correlations(rows: pd.DataFrame) -> pd.DataFrame:
         table = part[SIGNALS + MEASURES].astype(float).corr(method="spearman").loc[SIGNALS, MEASURES]
         tables.append(table.assign(dataset=name, n=len(part)).rename_axis("signal").reset_index())
     return pd.concat(tables, ignore_index=True)
+
+
+def by_verdict(rows: pd.DataFrame) -> pd.DataFrame:
+    """The labelled measures of the amplifiers of each health verdict: how many, mean, min and max."""
+    table = rows.groupby("health")[MEASURES].agg(["mean", "min", "max"])
+    table.columns = [f"{measure} {stat}" for measure, stat in table.columns]
+    return table.assign(n=rows.groupby("health").size()).reset_index()
 
 
 def main(argv=None) -> None:
@@ -94,7 +106,8 @@ def main(argv=None) -> None:
     table = correlations(rows)
     table.to_csv(args.out / "health_correlations.csv", index=False)
     text = (f"{len(rows)} synthetic amplifiers\n\n{rows.to_markdown(index=False, floatfmt='.4f')}\n\n"
-            f"Spearman rank correlation, signal x measure:\n\n{table.to_markdown(index=False, floatfmt='.2f')}\n")
+            f"Spearman rank correlation, signal x measure:\n\n{table.to_markdown(index=False, floatfmt='.2f')}\n\n"
+            f"The measures by health verdict:\n\n{by_verdict(rows).to_markdown(index=False, floatfmt='.3f')}\n")
     (args.out / "health.md").write_text(text)
     print(text)
 

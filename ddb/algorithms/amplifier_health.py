@@ -1,0 +1,45 @@
+"""A label-free health check of an amplifier: will its error set point at a bias minority, or is it noise?
+
+Computed from what every user has, the class labels and the amplifier's predictions on the real training images, so
+it works on a dataset without bias labels, where detection (``ddb/algorithms/detection.py``) cannot be measured:
+
+- ``real_error_rate``: the share of real training images the amplifier misclassifies (its error set, Recipe I's
+  pseudo-minority);
+- ``worst_class_error_rate``: the largest share of one class it misclassifies.
+
+The bias-conflicting images of a biased dataset are a minority of each class. An amplifier that errs on much of the
+training set, or on much of one class, has not learnt the bias: it fails the class itself, and its error set is
+mostly bias-aligned images. The limits below were set on the generator sweep's 17 synthetic amplifiers
+(docs/amplifier-health.md gives the table and how far the verdict can be trusted); they are a heuristic, not a law.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MAX_ERROR_RATE = 0.10
+MAX_CLASS_ERROR_RATE = 0.25
+LIKELY_USEFUL, LIKELY_NOT = "likely useful", "likely not"
+
+
+def health_signals(labels, misclassified) -> dict[str, float]:
+    """The error-set shares of one amplifier on the real training images (``labels``: their classes,
+    ``misclassified``: whether the amplifier's prediction differs)."""
+    misclassified = pd.Series(np.asarray(misclassified, dtype=bool))
+    per_class = misclassified.groupby(np.asarray(labels)).mean()
+    return {"real_error_rate": float(misclassified.mean()), "worst_class_error_rate": float(per_class.max())}
+
+
+def health_verdict(signals: dict[str, float]) -> str:
+    """``likely useful`` when the error set is a small minority overall and of every class, else ``likely not``."""
+    small = (signals["real_error_rate"] <= MAX_ERROR_RATE
+             and signals["worst_class_error_rate"] <= MAX_CLASS_ERROR_RATE)
+    return LIKELY_USEFUL if small else LIKELY_NOT
+
+
+def health_reason(signals: dict[str, float]) -> str:
+    """Why the verdict is what it is, in words for a log line."""
+    return (f"misclassifies {signals['real_error_rate']:.1%} of the real training images (limit "
+            f"{MAX_ERROR_RATE:.0%}) and at most {signals['worst_class_error_rate']:.1%} of one class (limit "
+            f"{MAX_CLASS_ERROR_RATE:.0%})")
