@@ -78,3 +78,23 @@ def test_recipe_ii_group_table_averages_each_class_and_alignment():
     assert table.loc[(1, True), "W"] == pytest.approx(float(weights[2:].mean()), rel=1e-5)
     at_chance = amp_loss / (amp_loss + torch.log(torch.tensor(2.0)))  # W against a model at chance: the same here
     assert table.loc[(0, False), "W_start"] == pytest.approx(float(at_chance[1]), rel=1e-5)
+
+
+def test_recipe_ii_divides_the_amplifier_logits_by_its_temperature(tmp_path):
+    labels = torch.tensor([0, 1, 2, 0])
+    amplifier = saved_classifier(tmp_path / "amplifier", 16)
+    images = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+
+    def weights(temperature):
+        settings = resolve_settings("recipes")["ddb_ii"] | {"amplifier_temperature": temperature}
+        context = SimpleNamespace(amplifier=amplifier, device=torch.device("cpu"),
+                                  train=SimpleNamespace(labels=labels), method_settings=settings)
+        objective = ddb_ii.objective(context)
+        objective.loss(torch.arange(4), images, labels, torch.ones(4))
+        return objective.weights.total
+
+    raw = load_classifier(amplifier)[0]
+    amp_loss = F.cross_entropy(raw(images) / 2.0, labels, reduction="none")
+    torch.testing.assert_close(weights(2.0), (amp_loss / (amp_loss + 1 + 1e-8)).sum())
+    amp_loss = F.cross_entropy(raw(images), labels, reduction="none")
+    torch.testing.assert_close(weights(1.0), (amp_loss / (amp_loss + 1 + 1e-8)).sum())
