@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import logging
 from pathlib import Path
 
 import pandas as pd
 
 from ddb.core.atomic import atomic_file, write_text
+from ddb.core.integrity import DamagedArtifact
+from ddb.core.json_artifacts import BIAS_SHARE_KEYS, DETECTION_KEYS, METRICS_KEYS, read_json
 from ddb.core.logs import start_stage
 
 log = logging.getLogger("ddb.collect")
@@ -164,19 +165,32 @@ def other_results(root: Path, declared: list[Path], pattern: str) -> list[Path]:
     return sorted(p for p in root.glob(pattern) if p.resolve() not in known)
 
 
+def read_other_results(paths: list[Path], keys: tuple[str, ...]) -> list[dict]:
+    """Finished results the config does not name: a damaged one is reported and skipped, not fatal to the tables."""
+    results = []
+    for path in paths:
+        try:
+            results.append(read_json(path, keys))
+        except DamagedArtifact as error:
+            log.warning("left out of the tables: %s", error)
+    return results
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     start_stage(log, args)
-    metrics = [json.loads(p.read_text()) for p in args.metrics]
-    detections = [json.loads(p.read_text()) for p in args.detection]
-    bias_shares = [json.loads(p.read_text()) for p in args.bias_share]
+    # the declared inputs were checked by check_results before this job deleted the previous tables
+    metrics = [read_json(p, METRICS_KEYS) for p in args.metrics]
+    detections = [read_json(p, DETECTION_KEYS) for p in args.detection]
+    bias_shares = [read_json(p, BIAS_SHARE_KEYS) for p in args.bias_share]
     if args.results_root:
         others = other_results(args.results_root, args.metrics, "*/debias/**/metrics.json")
-        metrics += [json.loads(p.read_text()) | {"in_config": False} for p in others]
-        detections += [json.loads(p.read_text())
-                       for p in other_results(args.results_root, args.detection, "*/amplifier/**/detection.json")]
+        metrics += [m | {"in_config": False} for m in read_other_results(others, METRICS_KEYS)]
+        detections += read_other_results(
+            other_results(args.results_root, args.detection, "*/amplifier/**/detection.json"), DETECTION_KEYS)
         for pattern in ("*/bias_classifier/real_bias_share.json", "*/synthetic/*/bias_share.json"):
-            bias_shares += [json.loads(p.read_text()) for p in other_results(args.results_root, args.bias_share, pattern)]
+            bias_shares += read_other_results(other_results(args.results_root, args.bias_share, pattern),
+                                              BIAS_SHARE_KEYS)
         if others:
             log.info("kept %d finished runs that the current config does not name: %s", len(others),
                      ", ".join(map(str, others[:10])) + (" ..." if len(others) > 10 else ""))

@@ -1,10 +1,37 @@
 localrules:
+    check_results,
     collect,
+
+
+# Every result file the tables read is checked first: Snakemake deletes collect's outputs before it runs, so a
+# damaged file stops this job instead and the previous tables stay.
+rule check_results:
+    input:
+        metrics=all_metrics(),
+        detection=all_detections(),
+        bias_share=all_bias_shares(),
+    output:
+        "results/tables/checked_results.tsv",
+    log:
+        "results/logs/collect/check_results.log",
+    benchmark:
+        "results/benchmarks/collect/check_results.tsv"
+    params:
+        code=PLAN.stage_code("check_results"),
+    threads: 1
+    conda:
+        "../envs/ddb.yaml"
+    message:
+        "Checking the result files before the tables are rebuilt"
+    shell:
+        "python -m ddb.check_results --metrics {input.metrics} --detection {input.detection}"
+        " --bias-share {input.bias_share} --out {output} > {log} 2>&1"
 
 
 # Every run's metrics into one table (CSV for machines, Markdown and HTML for people).
 rule collect:
     input:
+        checked=rules.check_results.output[0],
         metrics=all_metrics(),
         detection=all_detections(),
         bias_share=all_bias_shares(),

@@ -332,3 +332,35 @@ def test_a_run_on_another_dataset_keeps_the_earlier_rows(tmp_path):
     table = pd.read_csv(tmp_path / "tables/summary.csv").set_index("dataset")
     assert table["in_config"].to_dict() == {"shapes": False, "waterbirds": True}
     assert earlier.exists() and "| shapes" in (tmp_path / "tables/summary.md").read_text()
+
+
+def test_a_damaged_result_file_is_named_and_one_outside_the_config_is_left_out(shapes, tmp_path, caplog):
+    from ddb import check_results
+    from ddb.figures import group_accuracy
+
+    def metrics(dataset):
+        path = tmp_path / f"results/{dataset}/debias/erm/seed0/metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"dataset": dataset, "source": "builtin_shapes", "method": "erm", "seed": 0,
+                                    "amplifier": None, "uses_bias_labels": False, "selection": "label_free",
+                                    "avg_acc": 0.5, "per_group": []}))
+        return path
+
+    other, current = metrics("shapes"), metrics("waterbirds")
+    other.write_text(other.read_text()[:40])  # cut short, as by a full disk or a killed copy
+    collect.main(["--metrics", str(current), "--results-root", str(tmp_path / "results"), "--out-dir",
+                  str(tmp_path / "tables")])
+    assert pd.read_csv(tmp_path / "tables/summary.csv")["dataset"].tolist() == ["waterbirds"]
+    assert f"left out of the tables: {other}: is not valid JSON" in caplog.text
+
+    current.write_text(current.read_text()[:40])
+    rebuild = f"snakemake --force {current}"
+    with pytest.raises(DamagedArtifact, match=f"{current}: is not valid JSON.*{rebuild}"):
+        check_results.main(["--metrics", str(current), "--out", str(tmp_path / "checked.tsv")])
+    with pytest.raises(DamagedArtifact, match=f"{current}: is not valid JSON"):
+        group_accuracy.main(["--metrics", str(current), "--debias-root", str(tmp_path / "results/waterbirds/debias"),
+                             "--metadata", str(shapes), "--dataset", "waterbirds", "--out", str(tmp_path / "f.png")])
+    current.write_text(json.dumps({"dataset": "waterbirds"}))  # valid JSON, but not a metrics.json
+    with pytest.raises(DamagedArtifact, match="missing method, seed"):
+        check_results.main(["--metrics", str(current), "--out", str(tmp_path / "checked.tsv")])
+    assert not (tmp_path / "checked.tsv").exists()

@@ -25,6 +25,8 @@ from helpers import (ENV, REPO, SNAKEMAKE, TINY, URBANCARS_SETTINGS, byo, copy_w
 METHODS = {name: methods.method(name) for name in methods.method_names()}
 pytestmark = pytest.mark.slow  # real stage runs (make test-fast leaves them out)
 
+# the result tables: the check of their inputs, then collect
+TABLES = {"check_results": 1, "collect": 1}
 # report figures that a change of the debiased runs redraws; and those of an amplifier and its synthetic set
 RUN_FIGURES = {"plot_training_curves": 1, "plot_group_accuracy": 1}
 AMPLIFIER_FIGURES = {"plot_synthetic_vs_real": 1, "plot_amplifier_scores": 1}
@@ -130,6 +132,21 @@ def test_complete_run_has_nothing_left_to_do(workflow_copy):
     assert planned_jobs(workflow_copy, "--configfile", "tiny.yaml") == {}
 
 
+def test_a_damaged_metrics_json_stops_before_collect_and_the_previous_tables_stay(workflow_copy, tmp_path):
+    work = tmp_path / "run"
+    shutil.copytree(workflow_copy, work, symlinks=True)  # a copy: the other tests read the finished run
+    tables = {p.name: p.read_bytes() for p in (work / "results/tables").iterdir()}
+    metrics = sorted(work.glob("results/*/debias/**/metrics.json"))[0]
+    metrics.write_text(metrics.read_text()[:40])  # cut short
+    proc = snakemake(work, "--configfile", "tiny.yaml", check=False)
+    assert proc.returncode != 0
+    log = (work / "results/logs/collect/check_results.log").read_text()
+    assert f"{metrics.relative_to(work)}: is not valid JSON" in log and "snakemake --force" in log
+    kept = {p.name: p.read_bytes() for p in (work / "results/tables").iterdir()}
+    assert {name: kept.get(name) for name in tables if name != "checked_results.tsv"} == {
+        name: data for name, data in tables.items() if name != "checked_results.tsv"}
+
+
 def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
     out = snakemake(workflow_copy, "--configfile", "tiny.yaml", "-n", "-p", "-f", "results/shapes/amplifier/synthetic/base/model").stdout
     command = next(line for line in out.splitlines() if "ddb.train_amplifier" in line)
@@ -141,24 +158,24 @@ def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"classifier": {"lr": 0.01}}, {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
+        ({"classifier": {"lr": 0.01}}, {"train_debiased": 9, "evaluate": 9, **TABLES, **RUN_FIGURES}),
         # Recipe I settings: ddb_i, ddb_i_error_set, ddb_i_real_amplifier
-        ({"recipes": {"ddb_i": {"step_size": 0.5}}}, {"train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES}),
+        ({"recipes": {"ddb_i": {"step_size": 0.5}}}, {"train_debiased": 3, "evaluate": 3, **TABLES, **RUN_FIGURES}),
         # the real-data ablation does not depend on the synthetic set
         ({"sampling": {"guidance_w": 2.0}},
          {"sample_synthetic": 3, "train_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1,
-          "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES, **AMPLIFIER_FIGURES,
+          "train_debiased": 3, "evaluate": 3, **TABLES, **RUN_FIGURES, **AMPLIFIER_FIGURES,
           **SYNTHETIC_BIAS}),
         ({"diffusion": {"p_uncond": 0.2}},
          {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
-          "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES,
+          "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, **TABLES, **RUN_FIGURES,
           **AMPLIFIER_FIGURES, **SYNTHETIC_BIAS}),
-        ({"baselines": {"jtt": {"upweight": 5}}}, {"train_debiased": 1, "evaluate": 1, "collect": 1, **RUN_FIGURES}),
+        ({"baselines": {"jtt": {"upweight": 5}}}, {"train_debiased": 1, "evaluate": 1, **TABLES, **RUN_FIGURES}),
         ({"real_amplifier": {"epochs": 2}},
          {"train_real_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1, "train_debiased": 2, "evaluate": 2,
-          "collect": 1, "plot_amplifier_scores": 1, "plot_bias_amplification": 1, **RUN_FIGURES}),
+          **TABLES, "plot_amplifier_scores": 1, "plot_bias_amplification": 1, **RUN_FIGURES}),
         ({"classifier": {"selection": "label_free_pseudo_group"}},
-         {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
+         {"train_debiased": 9, "evaluate": 9, **TABLES, **RUN_FIGURES}),
     ],
     ids=["classifier", "recipe_i", "sampling", "diffusion", "baseline_jtt", "real_amplifier", "selection"],
 )
@@ -196,13 +213,13 @@ def test_pseudo_group_selection_reads_amplifier_scores_and_is_recorded(workflow_
         # a sampling sweep reuses the diffusion model: one synthetic set, amplifier and synthetic-amplifier runs per entry
         ({"sampling": [{"guidance_w": 3.0}, {"scheduler": "ddpm", "num_inference_steps": 4}, {"guidance_w": 1.0}]},
          {"sample_synthetic": 6, "train_amplifier": 2, "score_real": 2, "evaluate_amplifier": 2,
-          "train_debiased": 6, "evaluate": 6, "collect": 1, "plot_synthetic_vs_real": 2, "plot_amplifier_scores": 2,
+          "train_debiased": 6, "evaluate": 6, **TABLES, "plot_synthetic_vs_real": 2, "plot_amplifier_scores": 2,
           "measure_synthetic_bias": 2, "plot_bias_amplification": 1, **RUN_FIGURES}),
         # a ratio sweep is a whole new dataset per value
         ({"conflicting_ratio": [0.2]},
          {"prepare_data": 1, "build_image_store": 2, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
           "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
-          "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
+          **TABLES, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
           **SYNTHETIC_BIAS}),
     ],
     ids=["sampling", "conflicting_ratio"],
@@ -222,16 +239,16 @@ def test_sweeps_add_exactly_their_runs(workflow_copy, sweeps, expected):
 # ---- code edits: the edit matrix (dry runs of the finished tiny run after each edit) ----
 ALL_JOBS = {"prepare_data": 1, "build_image_store": 2, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
             "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
-            "collect": 1, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
+            **TABLES, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
             **SYNTHETIC_BIAS}
 # every classifier (both amplifiers, every run) and what reads them; not the diffusion model or its samples
 CLASSIFIERS_ONWARD = {k: v for k, v in ALL_JOBS.items() if k not in ("prepare_data", "build_image_store", "train_diffusion",
                                                                      "sample_synthetic", "plot_synthetic_vs_real")}
 # the diffusion model and what descends from it: the synthetic amplifier and the runs that use it
 DIFFUSION_ONWARD = {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
-                    "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, "collect": 1, **RUN_FIGURES,
+                    "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, **TABLES, **RUN_FIGURES,
                     **AMPLIFIER_FIGURES, **SYNTHETIC_BIAS}
-RUN_ONWARD = {"evaluate": 1, "collect": 1, **RUN_FIGURES}
+RUN_ONWARD = {"evaluate": 1, **TABLES, **RUN_FIGURES}
 
 
 @contextlib.contextmanager
@@ -273,24 +290,24 @@ def test_comment_docstring_and_formatting_edits_of_every_module_rerun_nothing(wo
     # the image store's builder: every job that reads a store, not the dataset's preparation
     ("ddb/build_image_store.py", {k: v for k, v in ALL_JOBS.items() if k != "prepare_data"}),
     # the target models' augmentation: their runs, not the amplifiers or the diffusion model
-    ("ddb/training/augmentation.py", {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
+    ("ddb/training/augmentation.py", {"train_debiased": 9, "evaluate": 9, **TABLES, **RUN_FIGURES}),
     ("ddb/models/classifiers.py", CLASSIFIERS_ONWARD),
     ("ddb/training/loop.py", CLASSIFIERS_ONWARD),
     ("ddb/models/unet.py", DIFFUSION_ONWARD),
     ("ddb/algorithms/sampling.py", {k: v for k, v in DIFFUSION_ONWARD.items() if k != "train_diffusion"}),
     ("ddb/methods/jtt.py", {"train_debiased": 1, **RUN_ONWARD}),  # one method: its runs only
-    ("ddb/algorithms/groupdro.py", {"train_debiased": 4, "evaluate": 4, "collect": 1, **RUN_FIGURES}),
+    ("ddb/algorithms/groupdro.py", {"train_debiased": 4, "evaluate": 4, **TABLES, **RUN_FIGURES}),
     # metrics computed on the test split only, and the amplifier's detection quality
-    ("ddb/algorithms/benchmark_conventions.py", {"evaluate": 9, "collect": 1, "plot_group_accuracy": 1}),
-    ("ddb/evaluate.py", {"evaluate": 9, "collect": 1, "plot_group_accuracy": 1}),
-    ("ddb/algorithms/detection.py", {"evaluate_amplifier": 2, "collect": 1, "plot_amplifier_scores": 2,
+    ("ddb/algorithms/benchmark_conventions.py", {"evaluate": 9, **TABLES, "plot_group_accuracy": 1}),
+    ("ddb/evaluate.py", {"evaluate": 9, **TABLES, "plot_group_accuracy": 1}),
+    ("ddb/algorithms/detection.py", {"evaluate_amplifier": 2, **TABLES, "plot_amplifier_scores": 2,
                                      "plot_bias_amplification": 1}),
     # the accuracy metrics also pick each run's checkpoint on the validation split
-    ("ddb/algorithms/metrics.py", {"train_debiased": 9, "evaluate": 9, "collect": 1, **RUN_FIGURES}),
+    ("ddb/algorithms/metrics.py", {"train_debiased": 9, "evaluate": 9, **TABLES, **RUN_FIGURES}),
     ("ddb/figures/group_accuracy.py", {"plot_group_accuracy": 1}),  # a figure: that figure
     # the amplifiers' resolution: scoring (and every run reading the scores), rho, the Recipe II runs
     ("ddb/models/resolution.py", {"score_real": 2, "measure_real_bias": 1, "measure_synthetic_bias": 1,
-                                  "train_debiased": 5, "evaluate": 5, "evaluate_amplifier": 2, "collect": 1,
+                                  "train_debiased": 5, "evaluate": 5, "evaluate_amplifier": 2, **TABLES,
                                   "plot_amplifier_scores": 2, "plot_bias_amplification": 1, **RUN_FIGURES}),
 ])
 def test_a_behaviour_edit_reruns_exactly_the_jobs_that_run_that_code(workflow_copy, module, expected):

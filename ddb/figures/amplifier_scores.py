@@ -6,13 +6,13 @@ and the label-free health verdict.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ddb.core.json_artifacts import DETECTION_KEYS, read_json
 from ddb.core.logs import start_stage
 from ddb.core.tables import read_table
 from ddb.figures.common import ALIGNED_COLOUR, CONFLICTING_COLOUR, plt, save_figure
@@ -58,7 +58,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     start_stage(log, args)
     scores = read_table(args.scores, "scores")
-    fig = amplifier_scores_figure(scores[scores["split"] == "train"], json.loads(args.detection.read_text()),
+    fig = amplifier_scores_figure(scores[scores["split"] == "train"], read_json(args.detection, DETECTION_KEYS),
                                   args.title)
     save_figure(fig, args.out)
 

@@ -11,12 +11,12 @@ of its error set) against the epochs the real-data amplifier trained, with the s
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
+from ddb.core.json_artifacts import BIAS_SHARE_KEYS, DETECTION_KEYS, read_json
 from ddb.core.logs import start_stage
 from ddb.figures.common import ALIGNED_COLOUR, CONFLICTING_COLOUR, plt, save_figure
 
@@ -83,9 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     start_stage(log, args)
-    real = json.loads(args.real_share.read_text()) if args.real_share else None
-    fig = bias_amplification_figure(real, [json.loads(p.read_text()) for p in args.synthetic_shares],
-                                    [json.loads(p.read_text()) for p in args.detection], args.title)
+    real = read_json(args.real_share, BIAS_SHARE_KEYS) if args.real_share else None
+    fig = bias_amplification_figure(real, [read_json(p, BIAS_SHARE_KEYS) for p in args.synthetic_shares],
+                                    [read_json(p, DETECTION_KEYS) for p in args.detection], args.title)
     save_figure(fig, args.out)
 
 

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ddb.core.json_artifacts import METRICS_KEYS, read_json
 from ddb.core.logs import start_stage
 from ddb.core.tables import read_table
 from ddb.figures.common import ALIGNED_COLOUR, CONFLICTING_COLOUR, class_names, plt, run_name, save_figure
@@ -79,7 +79,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     start_stage(log, args)
     metadata = read_table(args.metadata, "metadata")
-    metrics = [json.loads(p.read_text()) | {"run": run_name(p, args.debias_root)} for p in args.metrics]
+    metrics = [read_json(p, METRICS_KEYS) | {"run": run_name(p, args.debias_root)} for p in args.metrics]
     known = metadata.dropna(subset=["bias"])
     aligned = {(int(r.label), int(r.bias)): bool(r.bias_aligned)
                for r in known[known["split"] == "test"].drop_duplicates(["label", "bias"]).itertuples()}
