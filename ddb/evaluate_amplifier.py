@@ -55,7 +55,7 @@ def main(argv=None) -> None:
     result = {"dataset": args.dataset, "amplifier": args.amplifier, "split": "train",
               "trained_on": info.get("trained_on"), "epochs": info.get("settings", {}).get("epochs"),
               "kept_epoch": info.get("best_epoch")}
-    health = health_signals(train["label"], train["amp_misclassified"])
+    health = health_signals(train["label"], train["amp_misclassified"], info.get("holdout_acc"))
     result |= health | {"health": health_verdict(health)}
     (log.info if result["health"] == LIKELY_USEFUL else log.warning)(
         "amplifier health: %s: it %s", result["health"], health_reason(health))

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 from PIL import Image
@@ -44,6 +45,11 @@ def main(argv=None) -> None:
     start_stage(log, args, settings)
     verify_folder(args.model)
     info = json.loads((args.model / "model_info.json").read_text())
+    history = pd.read_csv(args.model / "training_log.csv")
+    stalled = sampling.never_learnt(history["step"].tolist(), history["loss"].tolist())
+    if stalled:  # its samples would be noise that passes every per-image check
+        raise SystemExit(f"the diffusion model {args.model} never learnt: {stalled}. Lower diffusion.lr (now "
+                         f"{info['settings']['lr']}) or check its training images; {rebuild_hint(args.model)}")
     if not 0 <= args.class_index < info["num_classes"]:
         raise SystemExit(f"--class-index {args.class_index} out of range: the model knows {info['num_classes']} classes")
     # One seed per (sampling seed, class): classes are independent jobs yet the whole set is reproducible.

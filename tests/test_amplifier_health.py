@@ -4,22 +4,25 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ddb import evaluate_amplifier
 from ddb.algorithms.amplifier_health import LIKELY_NOT, LIKELY_USEFUL, health_signals, health_verdict
 from ddb.core.tables import write_table
 
 
-def verdict(labels, misclassified):
-    return health_verdict(health_signals(labels, misclassified))
+def verdict(labels, misclassified, holdout_acc=1.0):
+    return health_verdict(health_signals(labels, misclassified, holdout_acc))
 
 
 def test_a_small_error_set_in_every_class_is_likely_useful():
     labels = np.repeat([0, 1], 50)
     misclassified = np.zeros(100, bool)
     misclassified[[0, 1, 50, 51, 52]] = True  # 5 % overall, 6 % of class 1
-    assert health_signals(labels, misclassified) == {"real_error_rate": 0.05, "worst_class_error_rate": 0.06}
+    assert health_signals(labels, misclassified, 0.9) == pytest.approx(
+        {"real_error_rate": 0.05, "worst_class_error_rate": 0.06, "holdout_margin": 0.8})
     assert verdict(labels, misclassified) == LIKELY_USEFUL
+    assert verdict(labels, misclassified, None) == LIKELY_USEFUL  # no held-out images: the error set decides
 
 
 def test_a_large_error_set_is_likely_not():
@@ -32,8 +35,15 @@ def test_an_error_set_that_is_much_of_one_class_is_likely_not_even_when_small_ov
     labels = np.repeat(np.arange(10), 100)
     misclassified = np.zeros(1000, bool)
     misclassified[:30] = True  # 3 % overall, but 30 % of class 0: it fails that class
-    assert health_signals(labels, misclassified)["real_error_rate"] == 0.03
+    assert health_signals(labels, misclassified, 1.0)["real_error_rate"] == 0.03
     assert verdict(labels, misclassified) == LIKELY_NOT
+
+
+def test_an_amplifier_near_chance_on_its_own_held_out_images_is_likely_not():
+    labels = np.repeat([0, 1], 50)
+    misclassified = np.zeros(100, bool)  # a small error set, yet it cannot tell its own synthetic classes apart
+    assert verdict(labels, misclassified, holdout_acc=0.7) == LIKELY_NOT  # 40 % of the way from 0.5 to 1
+    assert verdict(labels, misclassified, holdout_acc=0.8) == LIKELY_USEFUL
 
 
 def test_evaluate_amplifier_writes_the_verdict_without_bias_labels(tmp_path):
@@ -43,7 +53,7 @@ def test_evaluate_amplifier_writes_the_verdict_without_bias_labels(tmp_path):
         "bias": pd.array([pd.NA] * n, dtype="Int64"), "bias_aligned": pd.array([pd.NA] * n, dtype="boolean"),
         "amp_loss": np.float32(0.1), "amp_p_label": np.float32(0.9), "amp_pred": np.repeat([0, 1], n // 2),
         "amp_confidence": np.float32(0.9), "amp_misclassified": np.arange(n) == 0, "pseudo_group": 0})
-    write_table(scores, tmp_path / "scores.parquet", "scores")
+    write_table(scores, tmp_path / "scores.parquet", "scores", {"amplifier_info": {"holdout_acc": 0.95}})
     out = tmp_path / "detection.json"
     evaluate_amplifier.main(["--scores", str(tmp_path / "scores.parquet"), "--dataset", "byo",
                              "--amplifier", "synthetic/base", "--out", str(out)])

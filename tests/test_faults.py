@@ -13,6 +13,7 @@ from safetensors.torch import save_file
 
 from ddb import collect, sample_synthetic, train_diffusion
 from ddb.algorithms.objective import Objective
+from ddb.algorithms import sampling
 from ddb.algorithms.sampling import broken_samples
 from ddb.core.atomic import atomic_dir
 from ddb.core.images import ImageSet, load_split, load_synthetic, write_store
@@ -99,13 +100,30 @@ def test_sampling_a_broken_model_stops_and_writes_no_synthetic_set(shapes, tmp_p
     scheduler: DDPMScheduler = build_noise_scheduler(settings)
     scheduler.save_pretrained(model / "scheduler")
     (model / "model_info.json").write_text(json.dumps({"num_classes": 3, "class_names": ["a", "b", "c"],
-                                                       "null_label": 3}))
+                                                       "null_label": 3, "settings": settings}))
+    pd.DataFrame({"step": [50, 100], "loss": [0.5, 0.1]}).to_csv(model / "training_log.csv", index=False)
     write_manifest(model)
     with pytest.raises(SystemExit, match="sampling class 1 .* failed: 4 of 4 images hold NaN .* broken"):
         sample_synthetic.main(["--model", str(model), "--class-index", "1", "--out", str(tmp_path / "images"),
                                "--grid", str(tmp_path / "grid.png"), "--settings",
                                '{"images_per_class": 4, "num_inference_steps": 2, "batch_size": 4}'])
     assert not (tmp_path / "images").exists() and not (tmp_path / "grid.png").exists()
+
+
+def test_a_diffusion_model_that_never_learnt_is_not_sampled(shapes, tmp_path):
+    # the learning rate the schema allows but no UNet trains at: the loss stays at that of predicting zero noise
+    settings = {"image_size": 16, "block_out_channels": [8, 16], "norm_num_groups": 4, "num_train_timesteps": 20,
+                "steps": 100, "batch_size": 4, "lr": 0.9, "log_every": 20}
+    model = tmp_path / "model"
+    train_diffusion.main(["--metadata", str(shapes), "--store", store_of(shapes), "--out", str(model), "--settings",
+                          json.dumps(settings)])
+    with pytest.raises(SystemExit, match=rf"the diffusion model {model} never learnt: its training loss was .* still "
+                                         r"1\.[0-9]+ at step 100.*Lower diffusion.lr \(now 0.9\).*snakemake --force"):
+        sample_synthetic.main(["--model", str(model), "--class-index", "0", "--out", str(tmp_path / "images"),
+                               "--grid", str(tmp_path / "grid.png"), "--settings", '{"images_per_class": 2}'])
+    assert not (tmp_path / "images").exists()
+    assert sampling.never_learnt([50, 100], [0.52, 0.10]) is None  # the default config's first two log rows
+    assert sampling.never_learnt([2, 4], [1.0, 1.0]) is None  # too short to judge (tests, rehearsals)
 
 
 def test_saturated_or_non_finite_samples_are_named():

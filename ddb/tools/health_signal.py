@@ -41,7 +41,7 @@ def signals(model_info: dict, training_log: pd.DataFrame, scores: pd.DataFrame) 
     """The label-free signals of one amplifier (``scores``: its scores.parquet rows of the training split)."""
     kept = training_log.set_index("epoch").loc[model_info["best_epoch"]]
     per_class = scores.groupby("label")["amp_misclassified"].mean()
-    error_set = health_signals(scores["label"], scores["amp_misclassified"])
+    error_set = health_signals(scores["label"], scores["amp_misclassified"], model_info["holdout_acc"])
     errors = scores[scores["amp_misclassified"]]
     pair_share = (errors.groupby(["label", "amp_pred"]).size().groupby(level=0).max().sum() / len(errors)
                   if len(errors) else float("nan"))
