@@ -29,7 +29,8 @@ from ddb.core.logs import start_stage
 
 log = logging.getLogger("ddb.collect")
 METRICS = ["avg_acc", "train_weighted_acc", "worst_group_acc", "aligned_acc", "conflicting_acc", "unbiased_acc",
-           "worst_class_acc", "bg_gap", "coobj_gap", "bg_coobj_gap", "amp_auroc", "amp_precision", "amp_recall"]
+           "worst_class_acc", "bg_gap", "coobj_gap", "bg_coobj_gap", "val_acc", "amp_auroc", "amp_precision",
+           "amp_recall"]
 # measured by the evaluation-only bias classifier: rho of the real training split and of the run's synthetic set
 RHO = ["rho_real", "rho_synthetic"]
 # how each run trained (not percentages): steps until early stopping, mean update norm, Recipe II / LfF mean W
@@ -48,7 +49,8 @@ NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain 
         "label x bias cells (LfF's \"unbiased\", CMNIST / Corrupted CIFAR-10); worst_class_acc needs no bias labels; "
         "UrbanCars: train_weighted_acc is ID.ACC and bg_gap / coobj_gap / bg_coobj_gap are the BG / CoObj / BG+CoObj "
         "gaps (conflicting accuracy minus ID.ACC, negative as in Whac-A-Mole); ImageNet-9: avg_acc is ImageNet-A "
-        "accuracy. "
+        "accuracy. val_acc = plain accuracy on the val split (no better than val's most frequent class: the model "
+        "learnt nothing usable; evaluate warns). "
         "amp_* = detection of the bias-conflicting training images by the amplifier the method uses (AUROC of its "
         "loss; precision/recall of its error set), computed with true bias labels for evaluation only. "
         "uses_bias_labels: the method or its model selection read bias labels. in_config: the run belongs to the "

@@ -1,7 +1,8 @@
 """Stage "evaluate": a trained model on the test split.
 
 Writes ``metrics.json``: average, worst-class, worst-group, bias-aligned, bias-conflicting and unbiased accuracy
-(definitions in ddb/algorithms/metrics.py), the per-group accuracies, and the run's provenance (method, seed, amplifier, selection,
+(definitions in ddb/algorithms/metrics.py), the per-group accuracies, the plain accuracy on val (``val_acc``, a check
+that the model learnt anything: a warning when it is no better than val's most frequent class), and the run's provenance (method, seed, amplifier, selection,
 whether bias labels were used). Test bias labels are read here, for evaluation only.
 """
 
@@ -23,6 +24,22 @@ from ddb.training.augmentation import eval_view
 from ddb.training.device import setup
 
 log = logging.getLogger("ddb.evaluate")
+
+
+def val_accuracy(model, metadata, store: Path, device, info: dict) -> float:
+    """Plain accuracy on the val split (class labels only), with a warning when it is no better than always
+    predicting val's most frequent class: such a model finished training but learnt nothing usable."""
+    val = load_split(metadata, store, "val")
+    if not len(val):
+        return float("nan")
+    pred = predict_logits(model, val.images, device, view=eval_view(info["settings"])).argmax(1)
+    accuracy = int((pred == val.labels).sum()) / len(val)  # counts: both shares are the same exact fractions
+    majority = int(val.labels.bincount().max()) / len(val)
+    if accuracy <= majority:
+        log.warning("%s is no better on val (%.1f %% accuracy) than always predicting its most frequent class "
+                    "(%.1f %%): it learnt nothing usable; see its training_log.csv (too few steps, or a learning "
+                    "rate too high or too low)", info.get("method", "the model"), 100 * accuracy, 100 * majority)
+    return accuracy
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,6 +74,7 @@ def main(argv=None) -> None:
     train = metadata[metadata["split"] == "train"]
     metrics["train_weighted_acc"] = train_weighted_accuracy(per_group, train["label"], train["bias"]) \
         if has_bias and train["bias"].notna().all() else float("nan")
+    metrics["val_acc"] = val_accuracy(model, metadata, args.store, device, info)
     source = table_provenance(args.metadata).get("source")
     if source == "urbancars":  # ID.ACC is the training-composition-weighted accuracy
         metrics |= urbancars_gaps(pred, label, bias, metrics["train_weighted_acc"])

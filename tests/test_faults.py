@@ -126,6 +126,28 @@ def test_a_diffusion_model_that_never_learnt_is_not_sampled(shapes, tmp_path):
     assert sampling.never_learnt([2, 4], [1.0, 1.0]) is None  # too short to judge (tests, rehearsals)
 
 
+def test_a_debiased_model_no_better_than_the_majority_class_on_val_is_flagged(shapes, tmp_path, caplog):
+    from ddb import evaluate
+    from ddb.core.settings import resolve_settings
+
+    model = small_cnn(3)
+    with torch.no_grad():  # every parameter 0 but one bias: the model always predicts class 0
+        for parameter in model.parameters():
+            parameter.zero_()
+        list(model.parameters())[-1][0] = 1.0
+    folder = tmp_path / "model"
+    save_classifier(model, folder, {"arch": "small_cnn", "num_classes": 3, "image_size": 16, "method": "erm",
+                                    "seed": 0, "settings": resolve_settings("classifier")})
+    (folder / "selection.json").write_text(json.dumps({"selection": "label_free", "step": 1, "uses_bias_labels": False,
+                                                       "method_uses_bias_labels": False}))
+    write_manifest(folder)
+    out = tmp_path / "metrics.json"
+    evaluate.main(["--model", str(folder), "--metadata", str(shapes), "--store", store_of(shapes), "--dataset",
+                   "shapes", "--out", str(out)])
+    assert json.loads(out.read_text())["val_acc"] == pytest.approx(1 / 3)
+    assert "erm is no better on val (33.3 % accuracy) than always predicting its most frequent class" in caplog.text
+
+
 def test_saturated_or_non_finite_samples_are_named():
     fine = torch.rand(4, 3, 8, 8) * 2 - 1
     assert broken_samples(fine) is None
