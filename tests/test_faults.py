@@ -335,10 +335,24 @@ def test_byo_paths_that_escape_or_repeat_are_refused(tmp_path, row, message):
 
 
 def test_byo_with_one_image_per_class_and_no_val_rows_is_refused_with_the_numbers(tmp_path):
-    rows = ["img/a.png,cat,train,x", "img/b.png,dog,train,y", "img/c.png,dog,train,y", "img/d.png,cat,test,x"]
+    rows = ["img/a.png,cat,train,x", "img/b.png,dog,train,y", "img/c.png,dog,train,y", "img/d.png,cat,test,x",
+            "img/e.png,dog,test,y"]
     settings = byo(tmp_path, rows)
     with pytest.raises(DatasetError, match=r"at least 2 training images \(one is held out for validation.*"
                                            r"\{'cat': 1\}"):
+        checked_table(settings)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda row: row.replace(",dog,", ",cat,"), r"every row has the label 'cat'; a classifier needs at least 2"),
+    (lambda row: row.replace(",dog,", ",1,").replace(",cat,train", ",1.0,train"),
+     r"the labels \['1', '1.0'\] are one number written in different ways"),
+    (lambda row: row.replace(",test,outdoor", ",test,indoor"), r"in the test split every class has one bias value"),
+    (lambda row: row if "va" not in row else row.replace(",dog,", ",cat,"), r"no val rows for the class\(es\) \['dog'\]"),
+])
+def test_a_degenerate_byo_dataset_is_refused_when_planned(tmp_path, edit, message):
+    settings = byo(tmp_path, [edit(row) for row in rows_for(with_val=True)])
+    with pytest.raises(DatasetError, match=message):
         checked_table(settings)
 
 

@@ -82,8 +82,9 @@ def checked_table(settings: dict) -> tuple[pd.DataFrame, list[Path]]:
         shown = ", ".join(f"line {line}: {p}" for line, p in absent[:5])
         raise DatasetError(f"{len(absent)} image(s) listed in {csv_path} do not exist under {root} ({shown}); paths "
                            "are relative to datasets.<name>.folder.root")
-    train_counts = table.loc[table["split"] == "train", "label"].value_counts()
     classes = sorted(table["label"].unique())
+    check_classes(table, classes, csv_path)
+    train_counts = table.loc[table["split"] == "train", "label"].value_counts()
     few = {c: int(train_counts.get(c, 0)) for c in classes if train_counts.get(c, 0) < 2}
     if few:
         holdout = " (one is held out for validation, as the CSV has no val rows)" if not (
@@ -92,7 +93,33 @@ def checked_table(settings: dict) -> tuple[pd.DataFrame, list[Path]]:
     if "bias" in table.columns and (table["bias"] != "").any() and (table["bias"] == "").any():
         line = table.index[table["bias"] == ""][0]
         raise DatasetError(f"{csv_path} line {line}: empty bias; give every row a bias value or drop the column")
+    if "bias" in table.columns and (table["bias"] != "").all():
+        per_class = table[table["split"] == "test"].groupby("label")["bias"].unique()
+        if (per_class.str.len() < 2).all():
+            shown = {label: values[0] for label, values in per_class.items()}
+            raise DatasetError(f"{csv_path}: in the test split every class has one bias value ({shown}), so no "
+                               "test image is bias-conflicting and the bias metrics are undefined; give each class "
+                               "test images with another bias value, or drop the bias column to run without them")
     return table, originals
+
+
+def check_classes(table: pd.DataFrame, classes: list[str], csv_path: Path) -> None:
+    """At least two classes, each written one way, each in every split whose accuracy is measured."""
+    if len(classes) < 2:
+        raise DatasetError(f"{csv_path}: every row has the label {classes[0]!r}; a classifier needs at least 2 "
+                           "classes")
+    numbers = pd.to_numeric(pd.Series(classes), errors="coerce")
+    same = numbers[numbers.notna() & numbers.duplicated(keep=False)]
+    if len(same):
+        spelt = [classes[i] for i in same.index]
+        raise DatasetError(f"{csv_path}: the labels {spelt} are one number written in different ways, and would be "
+                           "different classes; write each class the same way in every row")
+    for split in ("val", "test"):  # a CSV without val rows gets them held out, stratified by class
+        present = set(table.loc[table["split"] == split, "label"])
+        missing = [c for c in classes if c not in present]
+        if present and missing:
+            raise DatasetError(f"{csv_path}: no {split} rows for the class(es) {missing}; every class needs "
+                               f"{split} images, where its accuracy is measured")
 
 
 def check_folder(settings: dict) -> None:
