@@ -35,8 +35,10 @@ METRICS = ["avg_acc", "train_weighted_acc", "worst_group_acc", "aligned_acc", "c
 RHO = ["rho_real", "rho_synthetic"]
 # how each run trained (not percentages): steps until early stopping, mean update norm, Recipe II / LfF mean W
 TRAINING = ["steps_trained", "mean_update_norm", "mean_weight"]
+# what each run's training was computed on: on a CPU the thread count and CPU model change the floating-point sums
+COMPUTE = ["device", "torch_threads"]
 COLUMNS = ["dataset", "source", "method", "seed", "uses_bias_labels", "selection", "amplifier", "in_config", *METRICS,
-           *RHO, *TRAINING]
+           *RHO, *TRAINING, *COMPUTE]
 # from detection.json: what the amplifier is, its label-free health, its detection (bias labels)
 DETECTION_COLUMNS = ["dataset", "amplifier", "trained_on", "epochs", "kept_epoch", "health", "real_error_rate",
                      "worst_class_error_rate", "holdout_margin", "amp_auroc", "amp_precision", "amp_recall", "n_conflicting",
@@ -58,7 +60,9 @@ NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain 
         "rho_real / rho_synthetic = share of bias-aligned images per class (mean over classes) of the real training "
         "split and of the synthetic set behind the run's amplifier, by a bias classifier trained on val bias labels "
         "(evaluation only). steps_trained = optimiser steps until early stopping; mean_update_norm = mean norm of a "
-        "parameter update (the effective step size); mean_weight = mean per-sample weight W (Recipe II, LfF).\n\n")
+        "parameter update (the effective step size); mean_weight = mean per-sample weight W (Recipe II, LfF). device / "
+        "torch_threads = what the run trained on: the same seed gives the same numbers on the same CPU model with "
+        "the same thread count (a job's threads follow --cores).\n\n")
 
 
 def amplifier_table(detections: list[dict], bias_shares: list[dict]) -> pd.DataFrame:

@@ -86,6 +86,7 @@ def main(argv=None) -> None:
         "selection": selection["selection"], "selected_step": selection["step"],
         # older models (before early stopping) record none of these
         **{key: selection.get(key, float("nan")) for key in ("steps_trained", "mean_weight", "mean_update_norm")},
+        **{key: selection.get(key) for key in ("device", "torch_threads")},  # what it was trained on
         "method_uses_bias_labels": selection["method_uses_bias_labels"],
         "uses_bias_labels": selection["uses_bias_labels"],
         "n_test": int(len(label)), **metrics, "per_group": per_group,

@@ -5,7 +5,8 @@ upsampling, LfF's jointly trained biased model); the training loop is the one ev
 (ddb/training/loop.py). The checkpoint is chosen on the validation split (``selection``: label_free,
 label_free_pseudo_group or oracle), never on test; the same score stops training after ``patience`` evaluations
 without improvement, so every method gets the budget its own validation curve asks for, within ``steps``.
-Writes ``model.safetensors``, ``model.json``, ``training_log.csv`` and ``selection.json``.
+Writes ``model.safetensors``, ``model.json``, ``training_log.csv`` and ``selection.json`` (the selected step, how it
+trained, and what it was computed on: device and torch thread count).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ddb.training.checkpoint import Checkpoint, input_fingerprint
 from ddb.training.device import setup
 from ddb.training.augmentation import eval_view, train_view
 from ddb.training.loop import fit, new_classifier
+from ddb.training.provenance import compute_record
 
 log = logging.getLogger("ddb.train_debiased")
 
@@ -143,6 +145,7 @@ def main(argv=None) -> None:
             "steps_trained": steps_trained, "stopped_early": steps_trained < settings["steps"],
             **training_summary(pd.DataFrame(history)),
             "method_uses_bias_labels": method.uses_bias_labels, "uses_bias_labels": uses_bias,
+            **compute_record(device),
         }, indent=2))
         write_manifest(tmp)  # readers check the weights against it
     for finished in (checkpoint, *own_checkpoints):

@@ -161,10 +161,10 @@ def byo(tmp_path, rows, header="path,label,split,bias", images=True):
     root = tmp_path / "mine"
     (root / "img").mkdir(parents=True, exist_ok=True)
     if images:
-        for row in rows:
+        for i, row in enumerate(rows):  # each image its own colour: a byte-identical pair is a leak
             path = root / row.split(",")[0]
             if not path.exists():
-                Image.new("RGB", (20, 24), (len(row) * 7 % 255, 80, 160)).save(path)
+                Image.new("RGB", (20, 24), (i * 7 % 255, 80, 160)).save(path)
     (root / "labels.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
     return {"root": str(root), "csv": str(root / "labels.csv"), "image_size": 8, "val_fraction": 0.25, "seed": 0}
 

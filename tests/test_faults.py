@@ -356,6 +356,22 @@ def test_a_degenerate_byo_dataset_is_refused_when_planned(tmp_path, edit, messag
         checked_table(settings)
 
 
+def test_a_byo_image_too_large_to_decode_safely_is_named(tmp_path):
+    settings = byo(tmp_path, rows_for())
+    Image.new("1", (15000, 15000)).save(tmp_path / "mine/img/tr3.png")  # 225 Mpixel, a few kB as a PNG
+    with pytest.raises(DatasetError, match=r"img/tr3.png \(.*labels.csv line 5\): Image size \(225000000 pixels\)"
+                                           r".*Downscale it"):
+        build_folder(None, tmp_path / "images", "images", settings)
+
+
+def test_a_byte_identical_copy_in_another_split_is_a_leak(tmp_path):
+    settings = byo(tmp_path, rows_for())
+    (tmp_path / "mine/img/te1.png").write_bytes((tmp_path / "mine/img/tr3.png").read_bytes())  # renamed copy
+    with pytest.raises(DatasetError, match=r"lines 5 and 11: the same image \(byte for byte\) is listed in train and "
+                                           r"in test under two names"):
+        build_folder(None, tmp_path / "images", "images", settings)
+
+
 def test_a_bad_byo_csv_stops_the_workflow_before_any_job(tmp_path):
     import yaml
     from snakemake.utils import validate
@@ -418,3 +434,15 @@ def test_a_damaged_result_file_is_named_and_one_outside_the_config_is_left_out(s
     with pytest.raises(DamagedArtifact, match="missing method, seed"):
         check_results.main(["--metrics", str(current), "--out", str(tmp_path / "checked.tsv")])
     assert not (tmp_path / "checked.tsv").exists()
+
+
+def test_each_result_records_the_thread_count_that_changes_its_sums():
+    from ddb.training.provenance import compute_record
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert compute_record(torch.device("cpu"))["torch_threads"] == 1
+    finally:
+        torch.set_num_threads(before)
+    assert compute_record(torch.device("cpu"))["device"].startswith("cpu: ")

@@ -69,6 +69,7 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
         run = f"{method}/base" if METHODS[method].amplifier_trained_on == "synthetic" else method
         metrics = json.loads((res / f"shapes/debias/{run}/seed0/metrics.json").read_text())
         assert metrics["method"] == method and metrics["n_test"] == 36 and len(metrics["per_group"]) == 9
+        assert metrics["device"].startswith("cpu: ") and metrics["torch_threads"] == 2  # the job's threads
         assert metrics["amplifier"] == {"synthetic": "synthetic/base", "real": "real", None: None}[METHODS[method].amplifier_trained_on]
         assert (res / f"shapes/debias/{run}/seed0/model/training_log.csv").exists()
     summary = pd.read_csv(res / "tables/summary.csv")
@@ -411,6 +412,11 @@ def test_downloaded_and_own_datasets_plan_and_prepare_through_the_workflow(file_
     assert len(read_table(work / "results/wb/data/metadata.parquet", "metadata")) == 12
     assert (work / "results/downloads/waterbirds/waterbird_complete95_forest2water2.tar.gz").exists()
     assert read_table(work / "results/mine/data/metadata.parquet", "metadata")["split"].value_counts()["val"] == 2
+    target = ("--configfile", "datasets.yaml", "--", "results/mine/data/metadata.parquet")
+    assert planned_jobs(work, *target) == {}
+    edited_image = Path(settings["root"]) / "img/tr3.png"
+    Image.new("RGB", (20, 24), (250, 0, 0)).save(edited_image)  # an edit of one of your images
+    assert planned_jobs(work, *target) == {"prepare_data": 1}
 
 
 def test_urbancars_is_generated_from_its_sources_by_a_rule(file_server, tmp_path):

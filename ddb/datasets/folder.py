@@ -8,11 +8,13 @@ value is its class's most frequent one in train.
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import os
 from pathlib import Path
 
 import pandas as pd
+from PIL import Image
 
 from ddb.datasets.common import DatasetError, Source, holdout_validation, majority_bias, with_groups, write_images
 
@@ -130,9 +132,30 @@ def byo_num_classes(settings: dict) -> int:
     return read_folder_csv(Path(settings["csv"]))["label"].nunique()
 
 
+def check_image_files(table: pd.DataFrame, originals: list[Path], csv_path: Path) -> None:
+    """The checks that read each image (when it is prepared, so that planning a large dataset stays fast): an image
+    too large to decode safely, and the same bytes listed under two names in two splits (a leak that the check of
+    the paths cannot see)."""
+    seen: dict[str, tuple[int, str]] = {}
+    for line, split, path in zip(table.index, table["split"], originals):
+        data = path.read_bytes()
+        try:
+            Image.open(path).close()  # reads the header only; refuses sizes past Pillow's decompression-bomb limit
+        except Image.DecompressionBombError as error:
+            raise DatasetError(f"{path} ({csv_path} line {line}): {error} Downscale it: every image is resized to "
+                               "image_size anyway") from None
+        except OSError:  # not an image at all: the resize names the file
+            pass
+        first_line, first_split = seen.setdefault(hashlib.sha256(data).hexdigest(), (line, split))
+        if first_split != split:
+            raise DatasetError(f"{csv_path} lines {first_line} and {line}: the same image (byte for byte) is listed in "
+                               f"{first_split} and in {split} under two names, a leak between them; list it once")
+
+
 def build_folder(raw: Path | None, image_dir: Path, prefix: str, settings: dict) -> pd.DataFrame:
     table, originals = checked_table(settings)
     csv_path = Path(settings["csv"])
+    check_image_files(table, originals, csv_path)
     classes = sorted(table["label"].unique())
     has_bias = "bias" in table.columns and (table["bias"] != "").all()
     rows = pd.DataFrame({

@@ -120,6 +120,7 @@ class Plan:
         self.real_variants = {"": {}} | {f"epochs={n}": {"epochs": n}
                                          for n in config["sweeps"]["real_amplifier_epochs"] if n != base_epochs}
         self.sections = {dataset: self._stage_sections(dataset) for dataset in self.datasets}
+        self._local_images: dict[str, list[str]] = {}
         for dataset in self.datasets:  # a bad CSV of your own dataset stops here, before any job runs
             check = datasets.source(self.source(dataset)).check
             if check is not None:
@@ -164,6 +165,15 @@ class Plan:
     def class_indices(self, dataset: str) -> list[int]:
         """Class indices of a dataset, known before any job runs so that a dry run shows the whole DAG."""
         return list(range(datasets.source(self.source(dataset)).num_classes(self.source_settings(dataset))))
+
+    def local_images(self, dataset: str) -> list[str]:
+        """The image files a bring-your-own dataset's CSV lists: inputs of its preparation, so that an edited image
+        reruns it (Snakemake compares their modification times with the prepared table's)."""
+        if dataset not in self._local_images:
+            from ddb.datasets.folder import checked_table  # only when a folder dataset is configured
+
+            self._local_images[dataset] = [str(p) for p in checked_table(self.source_settings(dataset))[1]]
+        return self._local_images[dataset]
 
     def generates_urbancars(self, dataset: str) -> bool:
         return self.source(dataset) == "urbancars" and self.source_settings(dataset).get("origin") == "generate"
