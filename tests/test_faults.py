@@ -3,6 +3,7 @@ or a correct recovery, and leaves no complete-looking artifact behind (README, "
 
 import json
 import os
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -173,6 +174,24 @@ def test_a_damaged_checkpoint_is_moved_aside_and_training_starts_afresh(tmp_path
     assert "moved to" in caplog.text and str(checkpoint.path) in caplog.text
     checkpoint.save(1)  # the rerun checkpoints again as usual
     assert checkpoint.restore() == 1
+    checkpoint.remove()  # the output is complete: the damaged copy is of no more use
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_full_disk_during_a_checkpoint_names_the_file_and_the_free_space(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]).returncode:
+        pytest.skip("a real full disk needs a tmpfs mount, which needs root")
+    try:
+        checkpoint = Checkpoint(disk / "model", {"run": 1}, every=1)
+        checkpoint.track(model=torch.nn.Linear(256, 256))  # 257 kB: more than the disk holds
+        with pytest.raises(SystemExit, match=rf"could not write the checkpoint {disk}/model.checkpoint.pt after step 3 "
+                                             r".* [0-9]+ MiB are free on its disk. Free space there"):
+            checkpoint.save(3)
+        assert not list(disk.iterdir())  # no partial file left
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 # ---- finished artifacts read by a later stage ----

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -155,9 +156,15 @@ class Checkpoint:
 
     def save(self, step: int) -> None:
         state = {name: stateful.state_dict() for name, stateful in self.tracked.items()}
-        with atomic_file(self.path) as tmp, open(tmp, "wb") as file:
-            writer = _HashingWriter(file)
-            torch.save({"state": state, "step": step, "fingerprint": self.fingerprint}, writer)
+        try:
+            with atomic_file(self.path) as tmp, open(tmp, "wb") as file:
+                writer = _HashingWriter(file)
+                torch.save({"state": state, "step": step, "fingerprint": self.fingerprint}, writer)
+        except (OSError, RuntimeError) as error:  # a full disk reaches torch's writer as a bare stream error
+            free = shutil.disk_usage(self.path.parent).free
+            raise SystemExit(f"could not write the checkpoint {self.path} after step {step} ({type(error).__name__}: "
+                             f"{error}); {free / 2**20:.0f} MiB are free on its disk. Free space there and rerun: "
+                             "training resumes from the last checkpoint written") from None
         # written after the checkpoint: a job killed in between leaves a mismatch, hence a fresh start, never a resume
         # from a file that was not checked
         write_text(self.digest_path, f"{writer.digest.hexdigest()}  {self.path.name}\n")
@@ -173,9 +180,10 @@ class Checkpoint:
         return self.due(step) or bool(self.every) and step == last_step
 
     def remove(self) -> None:
-        """Called once the stage's output is complete."""
-        self.path.unlink(missing_ok=True)
-        self.digest_path.unlink(missing_ok=True)
+        """Called once the stage's output is complete; a damaged checkpoint moved aside earlier (kept to be looked at
+        while the run was unfinished, and model-sized) goes too."""
+        for path in (self.path, self.digest_path, self.path.with_name(self.path.name + ".damaged")):
+            path.unlink(missing_ok=True)
 
 
 def input_fingerprint(*paths) -> dict:
