@@ -17,6 +17,7 @@ from ddb.algorithms.benchmark_conventions import train_weighted_accuracy, urbanc
 from ddb.algorithms.metrics import classification_metrics, group_accuracies
 from ddb.core.atomic import write_text
 from ddb.core.images import load_split
+from ddb.core.integrity import read_checked
 from ddb.core.logs import start_stage
 from ddb.core.tables import read_table, table_provenance
 from ddb.models.classifiers import load_classifier, predict_logits
@@ -60,7 +61,7 @@ def main(argv=None) -> None:
     start_stage(log, args)
     device = setup(0, args.threads)
     model, info = load_classifier(args.model, device)
-    selection = json.loads((args.model / "selection.json").read_text())
+    selection = json.loads(read_checked(args.model, args.model / "selection.json"))  # against the folder's manifest
     metadata = read_table(args.metadata, "metadata")
     test = load_split(metadata, args.store, "test")
     rows = metadata[metadata["split"] == "test"]

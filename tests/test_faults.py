@@ -147,6 +147,10 @@ def test_a_debiased_model_no_better_than_the_majority_class_on_val_is_flagged(sh
                    "shapes", "--out", str(out)])
     assert json.loads(out.read_text())["val_acc"] == pytest.approx(1 / 3)
     assert "erm is no better on val (33.3 % accuracy) than always predicting its most frequent class" in caplog.text
+    (folder / "selection.json").write_text('{"selection": "lab')  # cut short after it was written
+    with pytest.raises(DamagedArtifact, match=r"selection.json: changed after it was written"):
+        evaluate.main(["--model", str(folder), "--metadata", str(shapes), "--store", store_of(shapes), "--dataset",
+                       "shapes", "--out", str(out)])
 
 
 def test_saturated_or_non_finite_samples_are_named():
