@@ -56,3 +56,11 @@ def test_declared_runtime_dependencies_cover_what_the_workflow_and_its_report_im
     assert not undeclared, f"imported by ddb but not in pyproject's dependencies: {undeclared}"
     snakemake = next(r for r in declared if r.name == "snakemake")
     assert "reports" in snakemake.extras  # `snakemake --report` imports pygments
+
+
+def test_the_package_docstring_lists_every_stage_module():
+    import ddb
+
+    listed = re.search(r"each a small ``main\(\)``:\s*(.*?); the report", ddb.__doc__, re.S)[1]
+    stages = {p.stem for p in (REPO / "ddb").glob("*.py") if p.stem != "__init__"}
+    assert set(re.split(r",\s*", listed.strip())) == stages
