@@ -27,19 +27,17 @@ from ddb.training.device import setup
 log = logging.getLogger("ddb.evaluate")
 
 
-def val_accuracy(model, metadata, store: Path, device, info: dict) -> float:
+def val_accuracy(model, model_dir: Path, metadata, store: Path, device, info: dict) -> float:
     """Plain accuracy on the val split (class labels only), with a warning when it is no better than always
     predicting val's most frequent class: such a model finished training but learnt nothing usable."""
     val = load_split(metadata, store, "val")
-    if not len(val):
-        return float("nan")
     pred = predict_logits(model, val.images, device, view=eval_view(info["settings"])).argmax(1)
     accuracy = int((pred == val.labels).sum()) / len(val)  # counts: both shares are the same exact fractions
     majority = int(val.labels.bincount().max()) / len(val)
     if accuracy <= majority:
         log.warning("%s is no better on val (%.1f %% accuracy) than always predicting its most frequent class "
                     "(%.1f %%): it learnt nothing usable; see its training_log.csv (too few steps, or a learning "
-                    "rate too high or too low)", info.get("method", "the model"), 100 * accuracy, 100 * majority)
+                    "rate too high or too low)", model_dir, 100 * accuracy, 100 * majority)
     return accuracy
 
 
@@ -75,7 +73,7 @@ def main(argv=None) -> None:
     train = metadata[metadata["split"] == "train"]
     metrics["train_weighted_acc"] = train_weighted_accuracy(per_group, train["label"], train["bias"]) \
         if has_bias and train["bias"].notna().all() else float("nan")
-    metrics["val_acc"] = val_accuracy(model, metadata, args.store, device, info)
+    metrics["val_acc"] = val_accuracy(model, args.model, metadata, args.store, device, info)
     source = table_provenance(args.metadata).get("source")
     if source == "urbancars":  # ID.ACC is the training-composition-weighted accuracy
         metrics |= urbancars_gaps(pred, label, bias, metrics["train_weighted_acc"])

@@ -3,8 +3,9 @@
 Uses the true bias labels of the training split, for evaluation only. Writes ``detection.json`` with
 precision and recall of the error set (amplifier-misclassified = predicted conflicting) and the AUROC of the
 amplifier loss as a "conflicting" score. Also, with no bias label, its health (ddb/algorithms/amplifier_health.py):
-the share of real training images it misclassifies, overall and in its worst class, and the verdict they give
-("likely useful" / "likely not"), written on datasets without bias labels too.
+the share of real training images it misclassifies, overall and in its worst class, its held-out margin, and for an
+amplifier trained on synthetic images the verdict they give ("likely useful" / "likely not"), written on datasets
+without bias labels too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import json
 import logging
 from pathlib import Path
 
-from ddb.algorithms.amplifier_health import LIKELY_USEFUL, health_reason, health_signals, health_verdict
+from ddb.algorithms.amplifier_health import (LIKELY_USEFUL, NOT_JUDGED, health_reason, health_signals,
+                                             health_verdict)
 from ddb.algorithms.detection import binary_auroc, precision_recall
 from ddb.core.atomic import write_text
 from ddb.core.logs import start_stage
@@ -56,9 +58,13 @@ def main(argv=None) -> None:
               "trained_on": info.get("trained_on"), "epochs": info.get("settings", {}).get("epochs"),
               "kept_epoch": info.get("best_epoch")}
     health = health_signals(train["label"], train["amp_misclassified"], info.get("holdout_acc"))
-    result |= health | {"health": health_verdict(health)}
-    (log.info if result["health"] == LIKELY_USEFUL else log.warning)(
-        "amplifier health: %s: it %s", result["health"], health_reason(health))
+    if info.get("trained_on") == "synthetic":
+        result |= health | {"health": health_verdict(health)}
+        (log.info if result["health"] == LIKELY_USEFUL else log.warning)(
+            "the %s amplifier of %s is %s: it %s", args.amplifier, args.dataset, result["health"],
+            health_reason(health))
+    else:
+        result |= health | {"health": NOT_JUDGED}
     if train["bias_aligned"].notna().all():
         result |= detection_metrics(train)
     else:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ddb import evaluate_amplifier
-from ddb.algorithms.amplifier_health import LIKELY_NOT, LIKELY_USEFUL, health_signals, health_verdict
+from ddb.algorithms.amplifier_health import LIKELY_NOT, LIKELY_USEFUL, NOT_JUDGED, health_signals, health_verdict
 from ddb.core.tables import write_table
 
 
@@ -53,10 +53,16 @@ def test_evaluate_amplifier_writes_the_verdict_without_bias_labels(tmp_path):
         "bias": pd.array([pd.NA] * n, dtype="Int64"), "bias_aligned": pd.array([pd.NA] * n, dtype="boolean"),
         "amp_loss": np.float32(0.1), "amp_p_label": np.float32(0.9), "amp_pred": np.repeat([0, 1], n // 2),
         "amp_confidence": np.float32(0.9), "amp_misclassified": np.arange(n) == 0, "pseudo_group": 0})
-    write_table(scores, tmp_path / "scores.parquet", "scores", {"amplifier_info": {"holdout_acc": 0.95}})
+    info = {"holdout_acc": 0.95, "trained_on": "synthetic"}
+    write_table(scores, tmp_path / "scores.parquet", "scores", {"amplifier_info": info})
     out = tmp_path / "detection.json"
     evaluate_amplifier.main(["--scores", str(tmp_path / "scores.parquet"), "--dataset", "byo",
                              "--amplifier", "synthetic/base", "--out", str(out)])
     detection = json.loads(out.read_text())
     assert detection["health"] == LIKELY_USEFUL and detection["real_error_rate"] == 1 / n
     assert "amp_auroc" not in detection  # detection needs the bias labels this dataset lacks
+    # a real-data amplifier is scored on its own training images: no verdict
+    write_table(scores, tmp_path / "scores.parquet", "scores", {"amplifier_info": info | {"trained_on": "real"}})
+    evaluate_amplifier.main(["--scores", str(tmp_path / "scores.parquet"), "--dataset", "byo",
+                             "--amplifier", "real", "--out", str(out)])
+    assert json.loads(out.read_text())["health"] == NOT_JUDGED

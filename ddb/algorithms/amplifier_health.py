@@ -26,6 +26,9 @@ MAX_ERROR_RATE = 0.10
 MAX_CLASS_ERROR_RATE = 0.25
 MIN_HOLDOUT_MARGIN = 0.5
 LIKELY_USEFUL, LIKELY_NOT = "likely useful", "likely not"
+# a real-data amplifier is scored on the images it trained on (it may have memorised them), and the limits were set
+# on synthetic amplifiers: no verdict
+NOT_JUDGED = "n/a"
 
 
 def health_signals(labels, misclassified, holdout_acc: float | None) -> dict[str, float]:

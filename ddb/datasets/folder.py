@@ -96,13 +96,25 @@ def checked_table(settings: dict) -> tuple[pd.DataFrame, list[Path]]:
         line = table.index[table["bias"] == ""][0]
         raise DatasetError(f"{csv_path} line {line}: empty bias; give every row a bias value or drop the column")
     if "bias" in table.columns and (table["bias"] != "").all():
-        per_class = table[table["split"] == "test"].groupby("label")["bias"].unique()
-        if (per_class.str.len() < 2).all():
-            shown = {label: values[0] for label, values in per_class.items()}
-            raise DatasetError(f"{csv_path}: in the test split every class has one bias value ({shown}), so no "
-                               "test image is bias-conflicting and the bias metrics are undefined; give each class "
-                               "test images with another bias value, or drop the bias column to run without them")
+        check_spelling(sorted(table["bias"].unique()), "bias values", csv_path)
+        majority = majority_bias(table)  # what a shortcut would learn: each class's most frequent bias in train
+        test = table[table["split"] == "test"]
+        if (test["bias"] == test["label"].map(majority)).all():
+            raise DatasetError(f"{csv_path}: every test image has its class's most frequent training bias value "
+                               f"({majority.to_dict()}), so none is bias-conflicting and the bias metrics are "
+                               "undefined; add test images of other bias values, or drop the bias column to run "
+                               "without them")
     return table, originals
+
+
+def check_spelling(values: list[str], what: str, csv_path: Path) -> None:
+    """No two of ``values`` are one number written in different ways (``1`` and ``1.0``)."""
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce")
+    same = numbers[numbers.notna() & numbers.duplicated(keep=False)]
+    if len(same):
+        spelt = [values[i] for i in same.index]
+        raise DatasetError(f"{csv_path}: the {what} {spelt} are one number written in different ways, and would be "
+                           "told apart; write each the same way in every row")
 
 
 def check_classes(table: pd.DataFrame, classes: list[str], csv_path: Path) -> None:
@@ -110,12 +122,7 @@ def check_classes(table: pd.DataFrame, classes: list[str], csv_path: Path) -> No
     if len(classes) < 2:
         raise DatasetError(f"{csv_path}: every row has the label {classes[0]!r}; a classifier needs at least 2 "
                            "classes")
-    numbers = pd.to_numeric(pd.Series(classes), errors="coerce")
-    same = numbers[numbers.notna() & numbers.duplicated(keep=False)]
-    if len(same):
-        spelt = [classes[i] for i in same.index]
-        raise DatasetError(f"{csv_path}: the labels {spelt} are one number written in different ways, and would be "
-                           "different classes; write each class the same way in every row")
+    check_spelling(classes, "labels", csv_path)
     for split in ("val", "test"):  # a CSV without val rows gets them held out, stratified by class
         present = set(table.loc[table["split"] == split, "label"])
         missing = [c for c in classes if c not in present]

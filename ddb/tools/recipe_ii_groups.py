@@ -5,7 +5,8 @@ evaluation (its eval view), per group (class x bias-aligned / -conflicting): the
 probability of the label p_y, its mean loss L_amp, the model's mean loss L_model, and the mean weight
 W = L_amp / (L_amp + L_model) that Recipe II's formula gives each sample against that model. The amplifier sees the
 images either as they come (``as_batch``: what Recipe II showed it before the resize) or resized to its training
-resolution (``resized``: what it sees now; ddb/models/resolution.py).
+resolution (``resized``: what it sees now; ddb/models/resolution.py), its logits divided by the temperature each
+model's run used (``recipes.ddb_ii.amplifier_temperature``).
 
 The CSV has a row per class and alignment; the Markdown beside it (and the output) one per alignment.
 
@@ -86,12 +87,15 @@ def main(argv=None) -> None:
         for shown, net in (("as_batch", amplifier), ("resized", AtTrainedResolution(amplifier, info))):
             amp_logits = predict_logits(net, train.images, CPU, view=view)
             for model_name, logits in model_logits.items():
-                names = {"amplifier": amp_name, "shown": shown, "model": model_name}
-                samples = sample_table(train.labels, aligned, amp_logits, logits)
+                # the temperature the Recipe II run divided the amplifier's logits by (recipes.ddb_ii)
+                temperature = models[model_name][1].get("method_settings", {}).get("amplifier_temperature", 1) \
+                    if model_name in models else 1
+                names = {"amplifier": amp_name, "shown": shown, "model": model_name, "temperature": temperature}
+                samples = sample_table(train.labels, aligned, amp_logits / temperature, logits)
                 tables.append(group_table(samples).assign(**names))
                 overall.append(group_table(samples, ("aligned",)).assign(**names))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    first = ["amplifier", "shown", "model"]
+    first = ["amplifier", "shown", "model", "temperature"]
     per_class, summary = (pd.concat(t, ignore_index=True) for t in (tables, overall))
     per_class[first + [c for c in per_class.columns if c not in first]].to_csv(args.out, index=False)
     summary = summary[first + [c for c in summary.columns if c not in first]]

@@ -8,6 +8,7 @@ all, when ``wanted(step)``. Nothing is listed twice, so a new piece of state can
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -160,14 +161,17 @@ class Checkpoint:
             with atomic_file(self.path) as tmp, open(tmp, "wb") as file:
                 writer = _HashingWriter(file)
                 torch.save({"state": state, "step": step, "fingerprint": self.fingerprint}, writer)
-        except (OSError, RuntimeError) as error:  # a full disk reaches torch's writer as a bare stream error
+            # written after the checkpoint: a job killed in between leaves a mismatch, hence a fresh start, never a
+            # resume from a file that was not checked
+            write_text(self.digest_path, f"{writer.digest.hexdigest()}  {self.path.name}\n")
+        except (OSError, RuntimeError) as error:
             free = shutil.disk_usage(self.path.parent).free
+            # a full disk reaches torch's writer as a bare stream error, without an errno
+            if getattr(error, "errno", None) not in (errno.ENOSPC, errno.EDQUOT) and free >= _nbytes(state):
+                raise
             raise SystemExit(f"could not write the checkpoint {self.path} after step {step} ({type(error).__name__}: "
                              f"{error}); {free / 2**20:.0f} MiB are free on its disk. Free space there and rerun: "
-                             "training resumes from the last checkpoint written") from None
-        # written after the checkpoint: a job killed in between leaves a mismatch, hence a fresh start, never a resume
-        # from a file that was not checked
-        write_text(self.digest_path, f"{writer.digest.hexdigest()}  {self.path.name}\n")
+                             "training resumes from the last complete checkpoint") from None
         self.last_saved = time.monotonic()
 
     def due(self, step: int) -> bool:
@@ -184,6 +188,17 @@ class Checkpoint:
         while the run was unfinished, and model-sized) goes too."""
         for path in (self.path, self.digest_path, self.path.with_name(self.path.name + ".damaged")):
             path.unlink(missing_ok=True)
+
+
+def _nbytes(state) -> int:
+    """The bytes of the tensors in a (nested) state: about what its checkpoint needs on disk."""
+    if isinstance(state, torch.Tensor):
+        return state.nbytes
+    if isinstance(state, dict):
+        return sum(_nbytes(value) for value in state.values())
+    if isinstance(state, (list, tuple)):
+        return sum(_nbytes(value) for value in state)
+    return 0
 
 
 def input_fingerprint(*paths) -> dict:
