@@ -35,6 +35,9 @@ from ddb.tools.generator_sweep import point_files
 SIGNALS = ["holdout_acc", "holdout_loss", "real_error_rate", "worst_class_error_rate", "class_error_spread",
            "error_confidence", "error_concentration"]
 MEASURES = ["rho_synthetic", "amp_auroc", "amp_precision", "amp_recall"]
+# the verdict, the signals it is made of, and the labelled measures it should predict
+VERDICT_COLUMNS = ["dataset", "variant", "health", "real_error_rate", "worst_class_error_rate", "holdout_margin",
+                   *MEASURES]
 
 
 def signals(model_info: dict, training_log: pd.DataFrame, scores: pd.DataFrame) -> dict[str, float]:
@@ -105,7 +108,9 @@ def main(argv=None) -> None:
     rows.to_csv(args.out / "health_signals.csv", index=False)
     table = correlations(rows)
     table.to_csv(args.out / "health_correlations.csv", index=False)
-    text = (f"{len(rows)} synthetic amplifiers\n\n{rows.to_markdown(index=False, floatfmt='.4f')}\n\n"
+    verdicts = rows[VERDICT_COLUMNS].sort_values(["dataset", "health", "amp_auroc"], ascending=[True, False, False])
+    text = (f"{len(rows)} synthetic amplifiers (every signal in health_signals.csv)\n\n"
+            f"{verdicts.to_markdown(index=False, floatfmt='.3f')}\n\n"
             f"Spearman rank correlation, signal x measure:\n\n{table.to_markdown(index=False, floatfmt='.2f')}\n\n"
             f"The measures by health verdict:\n\n{by_verdict(rows).to_markdown(index=False, floatfmt='.3f')}\n")
     (args.out / "health.md").write_text(text)
