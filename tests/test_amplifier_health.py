@@ -66,3 +66,14 @@ def test_evaluate_amplifier_writes_the_verdict_without_bias_labels(tmp_path):
     evaluate_amplifier.main(["--scores", str(tmp_path / "scores.parquet"), "--dataset", "byo",
                              "--amplifier", "real", "--out", str(out)])
     assert json.loads(out.read_text())["health"] == NOT_JUDGED
+
+
+def test_the_documented_limits_are_the_code_s():
+    from pathlib import Path
+
+    from ddb.algorithms import amplifier_health as health
+
+    text = (Path(__file__).resolve().parents[1] / "docs/amplifier-health.md").read_text().replace("\n", " ")
+    assert (f"at most {100 * health.MAX_ERROR_RATE:.0f} % of the training images and at most "
+            f"{100 * health.MAX_CLASS_ERROR_RATE:.0f} % of every class") in text
+    assert f"at least {100 * health.MIN_HOLDOUT_MARGIN:.0f} % of the way from chance to perfect" in text
