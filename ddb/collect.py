@@ -41,8 +41,8 @@ COLUMNS = ["dataset", "source", "method", "seed", "uses_bias_labels", "selection
            *RHO, *TRAINING, *COMPUTE]
 # from detection.json: what the amplifier is, its label-free health, its detection (bias labels)
 DETECTION_COLUMNS = ["dataset", "amplifier", "trained_on", "epochs", "kept_epoch", "health", "real_error_rate",
-                     "worst_class_error_rate", "holdout_margin", "amp_auroc", "amp_precision", "amp_recall", "n_conflicting",
-                     "n_predicted_conflicting"]
+                     "worst_class_error_rate", "holdout_margin", "amp_auroc", "amp_precision", "amp_recall",
+                     "n_conflicting", "n_predicted_conflicting"]
 AMPLIFIER_COLUMNS = [*DETECTION_COLUMNS, "rho_real", "rho_real_labels", "rho_synthetic", "bias_classifier_acc"]
 NOTE = ("Accuracies in % on the test split. Column conventions: avg_acc = plain accuracy (BAR's and SubpopBench's "
         "\"Avg.\"); train_weighted_acc = (label, bias) cell accuracies weighted by the cells' training shares "
@@ -78,15 +78,17 @@ def amplifier_table(detections: list[dict], bias_shares: list[dict]) -> pd.DataF
     return table[AMPLIFIER_COLUMNS].sort_values(["dataset", "amplifier"]).reset_index(drop=True)
 
 
-AMPLIFIER_NOTE = ("health: the label-free verdict on the amplifier (\"likely useful\" / \"likely not\"), from "
-                  "real_error_rate, the share of real training images it misclassifies, and worst_class_error_rate, "
-                  "the largest such share of one class, in %, and holdout_margin, its accuracy on its held-out "
-                  "images from chance (0) to perfect (1) (docs/amplifier-health.md says how far it can be trusted). Detection of the bias-conflicting training images (AUROC of the amplifier loss, precision "
-                  "/ recall of its error set, in %), with true bias labels for evaluation only. epochs = epochs trained, "
-                  "kept_epoch = the epoch whose weights are the amplifier. rho = share of bias-aligned images per "
-                  "class (mean over classes): rho_real of the real training split by the bias classifier "
-                  "(rho_real_labels: from the bias labels), rho_synthetic of the synthetic set the amplifier was "
-                  "trained on. bias_classifier_acc = the bias classifier's accuracy on held-out val images (%).\n\n")
+AMPLIFIER_NOTE = ("health: the label-free verdict on the amplifier (\"likely useful\" / \"likely not\"; n/a for a "
+                  "real-data amplifier), from real_error_rate, the share of real training images it misclassifies, "
+                  "and worst_class_error_rate, the largest such share of one class, in %, and holdout_margin, its "
+                  "accuracy on its held-out images from chance (0) to perfect (1) (docs/amplifier-health.md says "
+                  "how far it can be trusted). Detection of the bias-conflicting training images (AUROC of the "
+                  "amplifier loss, precision / recall of its error set, in %), with true bias labels for evaluation"
+                  " only. epochs = epochs trained, kept_epoch = the epoch whose weights are the amplifier. rho = "
+                  "share of bias-aligned images per class (mean over classes): rho_real of the real training split "
+                  "by the bias classifier (rho_real_labels: from the bias labels), rho_synthetic of the synthetic "
+                  "set the amplifier was trained on. bias_classifier_acc = the bias classifier's accuracy on "
+                  "held-out val images (%).\n\n")
 
 
 def summary_table(metrics: list[dict], amplifiers: pd.DataFrame) -> pd.DataFrame:

@@ -1,9 +1,10 @@
 """Stage "evaluate": a trained model on the test split.
 
 Writes ``metrics.json``: average, worst-class, worst-group, bias-aligned, bias-conflicting and unbiased accuracy
-(definitions in ddb/algorithms/metrics.py), the per-group accuracies, the plain accuracy on val (``val_acc``, a check
-that the model learnt anything: a warning when it is no better than val's most frequent class), and the run's provenance (method, seed, amplifier, selection,
-whether bias labels were used). Test bias labels are read here, for evaluation only.
+(definitions in ddb/algorithms/metrics.py), the per-group accuracies, the plain accuracy on val (``val_acc``, a
+check that the model learnt anything: a warning when it is no better than val's most frequent class), and the run's
+provenance (method, seed, amplifier, selection, whether bias labels were used). Test bias labels are read here, for
+evaluation only.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ it works on a dataset without bias labels, where detection (``ddb/algorithms/det
 The bias-conflicting images of a biased dataset are a minority of each class. An amplifier that errs on much of the
 training set, or on much of one class, has not learnt the bias: it fails the class itself, and its error set is
 mostly bias-aligned images. One that cannot tell its own held-out images' classes apart (less than halfway from
-chance to perfect) has learnt neither class nor bias. The error-set limits below were set on the generator sweep's 17 synthetic amplifiers
-(docs/amplifier-health.md gives the table and how far the verdict can be trusted); they are a heuristic, not a law.
+chance to perfect) has learnt neither class nor bias. The error-set limits below were set on the generator sweep's
+17 synthetic amplifiers (docs/amplifier-health.md gives the table and how far the verdict can be trusted); they are
+a heuristic, not a law.
 """
 
 from __future__ import annotations
