@@ -82,10 +82,10 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
     assert "±" in (res / "tables/summary_mean.md").read_text()
     assert pd.read_csv(res / "tables/summary_mean.csv")["n_seeds"].eq(1).all()
     logs = list((res / "logs").rglob("*.log"))
-    assert len(logs) == 41 and all(log.stat().st_size > 0 for log in logs)
+    assert len(logs) == 42 and all(log.stat().st_size > 0 for log in logs)  # one per job
     # every log opens with the stage's resolved configuration
     assert all("resolved config: {" in log.read_text().splitlines()[0] for log in logs)
-    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 41
+    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 42
     assert not list(res.rglob("*.tmp-*"))  # no half-written leftovers
 
 
