@@ -58,13 +58,12 @@ def main(argv=None) -> None:
               "trained_on": info.get("trained_on"), "epochs": info.get("settings", {}).get("epochs"),
               "kept_epoch": info.get("best_epoch")}
     health = health_signals(train["label"], train["amp_misclassified"], info.get("holdout_acc"))
-    if info.get("trained_on") == "synthetic":
-        result |= health | {"health": health_verdict(health)}
+    synthetic = info.get("trained_on") == "synthetic"
+    result |= health | {"health": health_verdict(health) if synthetic else NOT_JUDGED}
+    if synthetic:
         (log.info if result["health"] == LIKELY_USEFUL else log.warning)(
             "the %s amplifier of %s is %s: it %s", args.amplifier, args.dataset, result["health"],
             health_reason(health))
-    else:
-        result |= health | {"health": NOT_JUDGED}
     if train["bias_aligned"].notna().all():
         result |= detection_metrics(train)
     else:

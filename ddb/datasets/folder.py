@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
 import os
 from pathlib import Path
@@ -147,7 +148,7 @@ def check_image_files(table: pd.DataFrame, originals: list[Path], csv_path: Path
     for line, split, path in zip(table.index, table["split"], originals):
         data = path.read_bytes()
         try:
-            Image.open(path).close()  # reads the header only; refuses sizes past Pillow's decompression-bomb limit
+            Image.open(io.BytesIO(data)).close()  # the header only; refuses sizes past Pillow's decompression-bomb limit
         except Image.DecompressionBombError as error:
             raise DatasetError(f"{path} ({csv_path} line {line}): {error} Downscale it: every image is resized to "
                                "image_size anyway") from None

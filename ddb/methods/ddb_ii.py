@@ -19,7 +19,5 @@ def objective(context):
 
     amplifier, info = load_classifier(context.amplifier, context.device)
     amplifier.requires_grad_(False)
-    shown = AtTrainedResolution(amplifier, info)
-    if context.method_settings["amplifier_temperature"] != 1:
-        shown = Tempered(shown, context.method_settings["amplifier_temperature"])
+    shown = Tempered(AtTrainedResolution(amplifier, info), context.method_settings["amplifier_temperature"])
     return FrozenAmplifierReweighting(shown, context.train.labels.to(context.device), context.method_settings)
