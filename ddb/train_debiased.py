@@ -57,10 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--method", required=True, choices=methods.method_names(), help="debiasing method")
     p.add_argument("--metadata", required=True, type=Path, help="metadata.parquet written by prepare_data")
     p.add_argument("--store", required=True, type=Path, help="image store folder of that table (build_image_store)")
-    p.add_argument("--scores", type=Path, help="scores.parquet from score_real (Recipe I methods)")
-    p.add_argument("--amplifier", type=Path, help="amplifier folder from train_amplifier (Recipe II methods)")
-    p.add_argument("--selection-scores", type=Path,
-                   help="scores.parquet whose val amp_pred defines the pseudo-groups of label_free_pseudo_group selection")
+    for kind, spec in methods.INPUT_KINDS.items():
+        p.add_argument(methods.input_flag(kind), type=Path, help=spec.help)
     p.add_argument("--out", required=True, type=Path, help="output model folder")
     p.add_argument("--seed", type=int, default=0, help="seed of this run")
     p.add_argument("--settings", default=None, help="JSON 'classifier' settings (defaults: ddb/config.schema.yaml)")
@@ -72,7 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     for need in methods.method(args.method).needs:
         if getattr(args, need) is None:
-            p.error(f"method {args.method} needs --{need}")
+            p.error(f"method {args.method} needs {methods.input_flag(need)} ({methods.INPUT_KINDS[need].help})")
     return args
 
 
@@ -103,9 +101,9 @@ def main(argv=None) -> None:
     generator = torch.Generator().manual_seed(args.seed)
     # The target model is built first, so its initial weights depend on the seed alone, not on the method.
     model = new_classifier(settings, num_classes, device, args.pretrained_weights)
+    inputs = {kind: getattr(args, kind) for kind in methods.INPUT_KINDS if getattr(args, kind) is not None}
     fingerprint = {"method": args.method, "seed": args.seed, "settings": settings, "method_settings": own_settings,
-                   "inputs": input_fingerprint(args.metadata, args.scores, args.amplifier, args.selection_scores,
-                                               args.pretrained_weights)}
+                   "inputs": input_fingerprint(args.metadata, *inputs.values(), args.pretrained_weights)}
     every, minutes = settings["checkpoint_every"], settings["checkpoint_minutes"]
     own_checkpoints: list[Checkpoint] = []
 
@@ -115,9 +113,9 @@ def main(argv=None) -> None:
         own_checkpoints.append(Checkpoint(args.out, fingerprint | {"part": name}, every, name=name, minutes=minutes))
         return own_checkpoints[-1]
 
-    context = methods.MethodContext(settings, own_settings, metadata, train, num_classes, generator, device,
-                                    args.scores, args.amplifier, checkpoint_of, args.pretrained_weights)
-    objective = methods.method_module(args.method).objective(context)
+    context = methods.MethodContext(settings, own_settings, metadata, train, val, num_classes, generator, device,
+                                    model, checkpoint_of, inputs, args.pretrained_weights)
+    module = methods.method_module(args.method)
 
     def validate(model):
         pred = predict_logits(model, val.images, device, view=eval_view(settings)).argmax(1).numpy()
@@ -126,25 +124,33 @@ def main(argv=None) -> None:
         return score, {"val_selection_score": score, **{f"val_{k}": v for k, v in metrics.items()}}
 
     checkpoint = Checkpoint(args.out, fingerprint, every, minutes=minutes)
-    best, history = fit(model, train, settings, settings["steps"], generator, device, eval_every=settings["eval_every"],
-                        objective=objective, validate=validate, augment=train_view(settings, generator),
-                        checkpoint=checkpoint, what=args.method, patience=settings["patience"],
-                        min_steps=settings["min_steps"])
-    model.load_state_dict(best.state)
-    steps_trained = int(history[-1]["step"])
-    log.info("selected step %d of %d trained (%s validation score %.4f)", best.step, steps_trained,
-             settings["selection"], best.score)
-    uses_bias = method.uses_bias_labels or settings["selection"] == "oracle"
+    if hasattr(module, "train"):  # the method fits the model itself and says what it selected
+        fitted = module.train(context)
+        history = [{"step": 0, **validate(model)[1]}]
+        selected = {"selection": fitted.pop("selection"), "step": 0, "val_score": fitted.pop("val_score"),
+                    "steps_trained": 0, "stopped_early": False, **fitted}
+        uses_bias = method.uses_bias_labels
+    else:
+        objective = module.objective(context)
+        best, history = fit(model, context.train, settings, settings["steps"], generator, device,
+                            eval_every=settings["eval_every"], objective=objective, validate=validate,
+                            augment=train_view(settings, generator), checkpoint=checkpoint, what=args.method,
+                            patience=settings["patience"], min_steps=settings["min_steps"])
+        model.load_state_dict(best.state)
+        steps_trained = int(history[-1]["step"])
+        log.info("selected step %d of %d trained (%s validation score %.4f)", best.step, steps_trained,
+                 settings["selection"], best.score)
+        selected = {"selection": settings["selection"], "step": best.step, "val_score": best.score,
+                    "steps_trained": steps_trained, "stopped_early": steps_trained < settings["steps"],
+                    **training_summary(pd.DataFrame(history))}
+        uses_bias = method.uses_bias_labels or settings["selection"] == "oracle"
     with atomic_dir(args.out) as tmp:
         save_classifier(model, tmp, {"arch": settings["arch"], "num_classes": num_classes,
                                      "image_size": int(train.images.shape[-1]), "method": args.method,
                                      "seed": args.seed, "settings": settings, "method_settings": own_settings})
         pd.DataFrame(history).to_csv(tmp / "training_log.csv", index=False)
         (tmp / "selection.json").write_text(json.dumps({
-            "selection": settings["selection"], "step": best.step, "val_score": best.score,
-            "steps_trained": steps_trained, "stopped_early": steps_trained < settings["steps"],
-            **training_summary(pd.DataFrame(history)),
-            "method_uses_bias_labels": method.uses_bias_labels, "uses_bias_labels": uses_bias,
+            **selected, "method_uses_bias_labels": method.uses_bias_labels, "uses_bias_labels": uses_bias,
             **compute_record(device),
         }, indent=2))
         write_manifest(tmp)  # readers check the weights against it

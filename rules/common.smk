@@ -8,6 +8,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # this checkout's ddb, even where another one is installed
 from ddb.core.settings import DETERMINISTIC_ENV
+from ddb.methods import INPUT_KINDS
 from ddb.workflow.planning import Plan, canonical_json, coerce_to_schema
 
 # Jobs call `python -m ddb.<stage>`: without --sdm conda that is the environment running Snakemake itself,
@@ -134,12 +135,12 @@ def synthetic_dirs(wildcards):
 
 
 def method_inputs(wildcards):
-    return PLAN.method_inputs(wildcards.dataset, wildcards.run)
+    return PLAN.method_inputs(wildcards.dataset, wildcards.run, wildcards.seed)
 
 
 def method_flags(wildcards, input):
-    """``--scores <path>`` / ``--amplifier <path>`` / ``--selection-scores <path>`` for the inputs of the run."""
-    return cli_flags(input, ("scores", "amplifier", "selection_scores"))
+    """``--<kind> <path>`` for each input of the run (the kinds of ddb/methods/__init__.py's INPUT_KINDS)."""
+    return cli_flags(input, INPUT_KINDS)
 
 
 # ---- pretrained weights (rules/weights.smk): the staged folder a classifier starts from, as input and flag ----

@@ -39,13 +39,41 @@ def test_runs_pair_synthetic_amplifier_methods_with_every_sampling_variant():
 
 def test_method_inputs_follow_the_method_and_the_selection_rule():
     p = plan()
-    assert p.method_inputs("shapes", "ddb_i/base") == {"scores": "results/shapes/amplifier/synthetic/base/scores.parquet"}
-    assert p.method_inputs("shapes", "ddb_ii_real_amplifier") == {"amplifier": "results/shapes/amplifier/real/model"}
-    assert p.method_inputs("shapes", "erm") == {}
+    assert p.method_inputs("shapes", "ddb_i/base", 0) == {"scores": "results/shapes/amplifier/synthetic/base/scores.parquet"}
+    assert p.method_inputs("shapes", "ddb_ii_real_amplifier", 0) == {"amplifier": "results/shapes/amplifier/real/model"}
+    assert p.method_inputs("shapes", "erm", 0) == {}
     pseudo = plan(classifier={"steps": 6, "selection": "label_free_pseudo_group"})
-    assert pseudo.method_inputs("shapes", "erm") == {  # no amplifier of its own: the synthetic one
+    assert pseudo.method_inputs("shapes", "erm", 0) == {  # no amplifier of its own: the synthetic one
         "selection_scores": "results/shapes/amplifier/synthetic/base/scores.parquet"}
-    assert pseudo.method_inputs("shapes", "ddb_i_real_amplifier")["selection_scores"].endswith("real/scores.parquet")
+    assert pseudo.method_inputs("shapes", "ddb_i_real_amplifier", 0)["selection_scores"].endswith("real/scores.parquet")
+
+
+def test_a_run_built_on_another_run_reads_its_model_of_the_same_seed_and_is_keyed_on_its_code():
+    p = plan(sweeps={"sampling": [{"guidance_w": 3.0}]})
+    assert p.method_inputs("shapes", "ddb_llr/guidance_w=3.0", 2) == {
+        "scores": "results/shapes/amplifier/synthetic/guidance_w=3.0/scores.parquet",
+        "base_model": "results/shapes/debias/erm/seed2/model"}
+    assert p.method_inputs("shapes", "dfr_oracle", 1) == {"base_model": "results/shapes/debias/erm/seed1/model"}
+    assert methods.methods_built_on("ddb_llr") == ["ddb_llr", "erm"]
+    assert "ddb.methods.erm" in modules(p.method_code("ddb_llr"))  # an edit of ERM reruns what was built on it
+    assert "ddb.methods.erm" not in modules(p.method_code("ddb_i"))
+
+
+def test_the_method_contract_refuses_what_the_planning_could_not_wire():
+    with pytest.raises(ValueError, match="unknown input kinds \\['val'\\]"):
+        methods.Method(needs=("val",))
+    with pytest.raises(ValueError, match="builds_on"):
+        methods.Method(needs=("base_model",))
+    with pytest.raises(ValueError, match="trained_on"):
+        methods.Method(needs=("scores",))
+    # every input kind has a flag of the stage's command line and a path the workflow can fill
+    from ddb.train_debiased import parse_args
+
+    args = parse_args(["--method", "erm", "--metadata", "m", "--store", "s", "--out", "o",
+                       *(arg for kind in methods.INPUT_KINDS for arg in (methods.input_flag(kind), kind))])
+    assert all(str(getattr(args, kind)) == kind for kind in methods.INPUT_KINDS)
+    fields = {"dataset": "d", "amplifier": "a", "base_run": "erm", "seed": 0}
+    assert all(spec.path.format(**fields).startswith("results/d/") for spec in methods.INPUT_KINDS.values())
 
 
 def test_ratio_sweep_adds_a_dataset_per_value_and_presets_override_sections():

@@ -75,17 +75,18 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
     summary = pd.read_csv(res / "tables/summary.csv")
     assert sorted(summary["method"]) == sorted(METHODS)
     assert {"conflicting_acc", "unbiased_acc", "worst_group_acc", "uses_bias_labels", "amp_auroc"} <= set(summary.columns)
-    assert summary.set_index("method")["uses_bias_labels"].to_dict() == {m: m == "groupdro_oracle" for m in METHODS}
+    assert summary.set_index("method")["uses_bias_labels"].to_dict() == {m: METHODS[m].uses_bias_labels for m in METHODS}
+    assert {m for m in METHODS if METHODS[m].uses_bias_labels} == {"groupdro_oracle", "dfr_oracle"}
     assert summary.set_index("method").loc["ddb_i_real_amplifier", "amplifier"] == "real"
     assert summary.set_index("method")["amp_auroc"].isna().to_dict() == {m: METHODS[m].amplifier_trained_on is None for m in METHODS}
     assert "| ddb_ii" in (res / "tables/summary.md").read_text()
     assert "±" in (res / "tables/summary_mean.md").read_text()
     assert pd.read_csv(res / "tables/summary_mean.csv")["n_seeds"].eq(1).all()
     logs = list((res / "logs").rglob("*.log"))
-    assert len(logs) == 42 and all(log.stat().st_size > 0 for log in logs)  # one per job
+    assert len(logs) == 45 and all(log.stat().st_size > 0 for log in logs)  # one per job
     # every log opens with the stage's resolved configuration
     assert all("resolved config: {" in log.read_text().splitlines()[0] for log in logs)
-    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 42
+    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 45
     assert not list(res.rglob("*.tmp-*"))  # no half-written leftovers
 
 
@@ -159,24 +160,24 @@ def test_amplifier_job_reads_only_synthetic_images(workflow_copy):
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"classifier": {"lr": 0.01}}, {"train_debiased": 9, "evaluate": 9, **TABLES, **RUN_FIGURES}),
+        ({"classifier": {"lr": 0.01}}, {"train_debiased": 12, "evaluate": 12, **TABLES, **RUN_FIGURES}),
         # Recipe I settings: ddb_i, ddb_i_error_set, ddb_i_real_amplifier
         ({"recipes": {"ddb_i": {"step_size": 0.5}}}, {"train_debiased": 3, "evaluate": 3, **TABLES, **RUN_FIGURES}),
         # the real-data ablation does not depend on the synthetic set
         ({"sampling": {"guidance_w": 2.0}},
          {"sample_synthetic": 3, "train_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1,
-          "train_debiased": 3, "evaluate": 3, **TABLES, **RUN_FIGURES, **AMPLIFIER_FIGURES,
+          "train_debiased": 5, "evaluate": 5, **TABLES, **RUN_FIGURES, **AMPLIFIER_FIGURES,
           **SYNTHETIC_BIAS}),
         ({"diffusion": {"p_uncond": 0.2}},
          {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
-          "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, **TABLES, **RUN_FIGURES,
+          "evaluate_amplifier": 1, "train_debiased": 5, "evaluate": 5, **TABLES, **RUN_FIGURES,
           **AMPLIFIER_FIGURES, **SYNTHETIC_BIAS}),
         ({"baselines": {"jtt": {"upweight": 5}}}, {"train_debiased": 1, "evaluate": 1, **TABLES, **RUN_FIGURES}),
         ({"real_amplifier": {"epochs": 2}},
          {"train_real_amplifier": 1, "score_real": 1, "evaluate_amplifier": 1, "train_debiased": 2, "evaluate": 2,
           **TABLES, "plot_amplifier_scores": 1, "plot_bias_amplification": 1, **RUN_FIGURES}),
         ({"classifier": {"selection": "label_free_pseudo_group"}},
-         {"train_debiased": 9, "evaluate": 9, **TABLES, **RUN_FIGURES}),
+         {"train_debiased": 12, "evaluate": 12, **TABLES, **RUN_FIGURES}),
     ],
     ids=["classifier", "recipe_i", "sampling", "diffusion", "baseline_jtt", "real_amplifier", "selection"],
 )
@@ -214,12 +215,12 @@ def test_pseudo_group_selection_reads_amplifier_scores_and_is_recorded(workflow_
         # a sampling sweep reuses the diffusion model: one synthetic set, amplifier and synthetic-amplifier runs per entry
         ({"sampling": [{"guidance_w": 3.0}, {"scheduler": "ddpm", "num_inference_steps": 4}, {"guidance_w": 1.0}]},
          {"sample_synthetic": 6, "train_amplifier": 2, "score_real": 2, "evaluate_amplifier": 2,
-          "train_debiased": 6, "evaluate": 6, **TABLES, "plot_synthetic_vs_real": 2, "plot_amplifier_scores": 2,
+          "train_debiased": 10, "evaluate": 10, **TABLES, "plot_synthetic_vs_real": 2, "plot_amplifier_scores": 2,
           "measure_synthetic_bias": 2, "plot_bias_amplification": 1, **RUN_FIGURES}),
         # a ratio sweep is a whole new dataset per value
         ({"conflicting_ratio": [0.2]},
          {"prepare_data": 1, "build_image_store": 2, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
-          "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
+          "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 12, "evaluate": 12,
           **TABLES, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
           **SYNTHETIC_BIAS}),
     ],
@@ -239,7 +240,7 @@ def test_sweeps_add_exactly_their_runs(workflow_copy, sweeps, expected):
 
 # ---- code edits: the edit matrix (dry runs of the finished tiny run after each edit) ----
 ALL_JOBS = {"prepare_data": 1, "build_image_store": 2, "train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1,
-            "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 9, "evaluate": 9,
+            "train_real_amplifier": 1, "score_real": 2, "evaluate_amplifier": 2, "train_debiased": 12, "evaluate": 12,
             **TABLES, "plot_synthetic_vs_real": 1, "plot_amplifier_scores": 2, **RUN_FIGURES, **REAL_BIAS,
             **SYNTHETIC_BIAS}
 # every classifier (both amplifiers, every run) and what reads them; not the diffusion model or its samples
@@ -247,7 +248,7 @@ CLASSIFIERS_ONWARD = {k: v for k, v in ALL_JOBS.items() if k not in ("prepare_da
                                                                      "sample_synthetic", "plot_synthetic_vs_real")}
 # the diffusion model and what descends from it: the synthetic amplifier and the runs that use it
 DIFFUSION_ONWARD = {"train_diffusion": 1, "sample_synthetic": 3, "train_amplifier": 1, "score_real": 1,
-                    "evaluate_amplifier": 1, "train_debiased": 3, "evaluate": 3, **TABLES, **RUN_FIGURES,
+                    "evaluate_amplifier": 1, "train_debiased": 5, "evaluate": 5, **TABLES, **RUN_FIGURES,
                     **AMPLIFIER_FIGURES, **SYNTHETIC_BIAS}
 RUN_ONWARD = {"evaluate": 1, **TABLES, **RUN_FIGURES}
 
@@ -291,24 +292,26 @@ def test_comment_docstring_and_formatting_edits_of_every_module_rerun_nothing(wo
     # the image store's builder: every job that reads a store, not the dataset's preparation
     ("ddb/build_image_store.py", {k: v for k, v in ALL_JOBS.items() if k != "prepare_data"}),
     # the target models' augmentation: their runs, not the amplifiers or the diffusion model
-    ("ddb/training/augmentation.py", {"train_debiased": 9, "evaluate": 9, **TABLES, **RUN_FIGURES}),
+    ("ddb/training/augmentation.py", {"train_debiased": 12, "evaluate": 12, **TABLES, **RUN_FIGURES}),
     ("ddb/models/classifiers.py", CLASSIFIERS_ONWARD),
     ("ddb/training/loop.py", CLASSIFIERS_ONWARD),
     ("ddb/models/unet.py", DIFFUSION_ONWARD),
     ("ddb/algorithms/sampling.py", {k: v for k, v in DIFFUSION_ONWARD.items() if k != "train_diffusion"}),
     ("ddb/methods/jtt.py", {"train_debiased": 1, **RUN_ONWARD}),  # one method: its runs only
+    # ERM: its runs and the runs built on its model (last-layer retraining), not DDB-I
+    ("ddb/methods/erm.py", {"train_debiased": 3, "evaluate": 3, **TABLES, **RUN_FIGURES}),
     ("ddb/algorithms/groupdro.py", {"train_debiased": 4, "evaluate": 4, **TABLES, **RUN_FIGURES}),
     # metrics computed on the test split only, and the amplifier's detection quality
-    ("ddb/algorithms/benchmark_conventions.py", {"evaluate": 9, **TABLES, "plot_group_accuracy": 1}),
-    ("ddb/evaluate.py", {"evaluate": 9, **TABLES, "plot_group_accuracy": 1}),
+    ("ddb/algorithms/benchmark_conventions.py", {"evaluate": 12, **TABLES, "plot_group_accuracy": 1}),
+    ("ddb/evaluate.py", {"evaluate": 12, **TABLES, "plot_group_accuracy": 1}),
     ("ddb/algorithms/detection.py", {"evaluate_amplifier": 2, **TABLES, "plot_amplifier_scores": 2,
                                      "plot_bias_amplification": 1}),
     # the accuracy metrics also pick each run's checkpoint on the validation split
-    ("ddb/algorithms/metrics.py", {"train_debiased": 9, "evaluate": 9, **TABLES, **RUN_FIGURES}),
+    ("ddb/algorithms/metrics.py", {"train_debiased": 12, "evaluate": 12, **TABLES, **RUN_FIGURES}),
     ("ddb/figures/group_accuracy.py", {"plot_group_accuracy": 1}),  # a figure: that figure
     # the amplifiers' resolution: scoring (and every run reading the scores), rho, the Recipe II runs
     ("ddb/models/resolution.py", {"score_real": 2, "measure_real_bias": 1, "measure_synthetic_bias": 1,
-                                  "train_debiased": 5, "evaluate": 5, "evaluate_amplifier": 2, **TABLES,
+                                  "train_debiased": 7, "evaluate": 7, "evaluate_amplifier": 2, **TABLES,
                                   "plot_amplifier_scores": 2, "plot_bias_amplification": 1, **RUN_FIGURES}),
 ])
 def test_a_behaviour_edit_reruns_exactly_the_jobs_that_run_that_code(workflow_copy, module, expected):

@@ -19,7 +19,8 @@ log = logging.getLogger("ddb.figures.training_curves")
 def training_curves_figure(diffusion_log: pd.DataFrame | None, amplifier_logs: dict[str, pd.DataFrame],
                            run_logs: dict[str, list[pd.DataFrame]]) -> plt.Figure:
     """Four panels: diffusion loss; amplifier train/held-out loss per amplifier; classifier train loss and
-    validation selection score per run (mean over seeds)."""
+    validation selection score per run (mean over seeds). Runs whose method fits the model itself (last-layer
+    retraining: no training loop, no curve) are left out."""
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     ax = axes[0, 0]
     if diffusion_log is not None:
@@ -35,13 +36,14 @@ def training_curves_figure(diffusion_log: pd.DataFrame | None, amplifier_logs: d
     ax.set_yscale("log")
     if amplifier_logs:
         ax.legend(fontsize=8)
+    looped = {run: frames for run, frames in run_logs.items() if "train_loss" in frames[0]}
     for ax, column, title in ((axes[1, 0], "train_loss", "Debiased model: training loss (mean over seeds)"),
                               (axes[1, 1], "val_selection_score", "Validation model-selection score (mean over seeds)")):
-        for run, frames in sorted(run_logs.items()):
+        for run, frames in sorted(looped.items()):
             mean = pd.concat(frames).groupby("step")[column].mean()
             ax.plot(mean.index, mean.to_numpy(), label=run)
         ax.set(title=title, xlabel="step")
-        if run_logs:
+        if looped:
             ax.legend(fontsize=8)
     axes[1, 0].set_yscale("log")
     fig.tight_layout()

@@ -340,16 +340,27 @@ class Plan:
     def used_amplifiers(self) -> list[str]:
         return sorted({self.amplifier_of(run) for run in self.runs()} - {None})
 
-    def method_inputs(self, dataset: str, run: str) -> dict[str, str]:
-        """What a run's training job reads besides the metadata: what its method needs, and for pseudo-group model
-        selection the scores of its amplifier, or of the synthetic one when it has none."""
+    def base_run(self, run: str) -> str | None:
+        """The run whose finished model ``run`` reads (its method's ``builds_on``, with the run's sampling or
+        memorisation variant when that method uses the same kind of amplifier), or None."""
+        method, _, variant = run.partition("/")
+        base = self.method_info[method].builds_on
+        if base is None:
+            return None
+        same_amplifier = variant and self.amplifier_trained_on(base) == self.amplifier_trained_on(method)
+        return f"{base}/{variant}" if same_amplifier else base
+
+    def method_inputs(self, dataset: str, run: str, seed: int | str) -> dict[str, str]:
+        """What a run's training job reads besides the metadata, by input kind (methods.INPUT_KINDS): what its
+        method needs, and for pseudo-group model selection the scores of its amplifier, or of the synthetic one when
+        it has none."""
         amplifier = self.amplifier_of(run)
-        folder = f"results/{dataset}/amplifier/{amplifier}"
-        paths = {"scores": f"{folder}/scores.parquet", "amplifier": f"{folder}/model"}
-        inputs = {need: paths[need] for need in self.method_info[self.run_method(run)].needs}
+        kinds = list(self.method_info[self.run_method(run)].needs)
         if self.section(dataset, "classifier")["selection"] == "label_free_pseudo_group":
-            inputs["selection_scores"] = f"results/{dataset}/amplifier/{amplifier or 'synthetic/base'}/scores.parquet"
-        return inputs
+            kinds.append("selection_scores")
+        fields = {"dataset": dataset, "amplifier": amplifier or "synthetic/base", "base_run": self.base_run(run),
+                  "seed": seed}
+        return {kind: methods.INPUT_KINDS[kind].path.format(**fields) for kind in kinds}
 
     def wildcard_patterns(self) -> dict[str, str]:
         """Regular expressions of the ``sampling``, ``real_amplifier``, ``amplifier`` and ``run`` wildcards."""
@@ -380,5 +391,6 @@ class Plan:
         return self.code.identity("ddb.download", f"ddb.datasets.{datasets.downloads()[download]}")
 
     def method_code(self, method: str) -> str:
-        """train_debiased for one method: the method's module (which the stage loads by name)."""
-        return self.code.identity("ddb.train_debiased", f"ddb.methods.{method}")
+        """train_debiased for one method: the method's module (which the stage loads by name), and the modules of
+        the methods whose models it builds on (an edit of ERM reruns what was built on ERM's model)."""
+        return self.code.identity("ddb.train_debiased", *(f"ddb.methods.{m}" for m in methods.methods_built_on(method)))
