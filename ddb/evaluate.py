@@ -14,7 +14,8 @@ import json
 import logging
 from pathlib import Path
 
-from ddb.algorithms.benchmark_conventions import train_weighted_accuracy, urbancars_gaps
+from ddb import datasets
+from ddb.algorithms.benchmark_conventions import train_weighted_accuracy
 from ddb.algorithms.metrics import classification_metrics, group_accuracies
 from ddb.core.atomic import write_text
 from ddb.core.images import load_split
@@ -76,8 +77,9 @@ def main(argv=None) -> None:
         if has_bias and train["bias"].notna().all() else float("nan")
     metrics["val_acc"] = val_accuracy(model, args.model, metadata, args.store, device, info)
     source = table_provenance(args.metadata).get("source")
-    if source == "urbancars":  # ID.ACC is the training-composition-weighted accuracy
-        metrics |= urbancars_gaps(pred, label, bias, metrics["train_weighted_acc"])
+    convention = datasets.source(source).benchmark_metrics if source in datasets.source_names() else None
+    if convention is not None and has_bias:  # the benchmark's own metrics (UrbanCars' gaps)
+        metrics |= convention(pred, label, bias, metrics)
     per_group = per_group.to_dict("records") if has_bias else []
     result = {
         "dataset": args.dataset, "source": source,

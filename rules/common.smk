@@ -111,18 +111,9 @@ def run_amplifier(wildcards):
 
 # ---- input functions over the results layout: results/<dataset>/<stage>/... ----
 def dataset_inputs(wildcards):
-    """A downloadable source's extracted files (UrbanCars: the generated folder); a folder dataset's CSV and the
-    images it lists (an edit of either reruns the preparation)."""
-    if PLAN.generates_urbancars(wildcards.dataset):
-        return {"raw": f"results/{wildcards.dataset}/data/urbancars"}
-    if PLAN.downloads_files(wildcards.dataset):
-        return {"raw": f"results/downloads/{PLAN.source(wildcards.dataset)}/extracted"}
-    if PLAN.source(wildcards.dataset) == "folder":
-        return {
-            "csv": PLAN.source_settings(wildcards.dataset)["csv"],
-            "images": PLAN.local_images(wildcards.dataset),
-        }
-    return {}
+    """What the dataset's source declares its preparation reads: a generated folder, a CSV of your own and its images,
+    or the folder its download extracted."""
+    return PLAN.dataset_inputs(wildcards.dataset)
 
 
 def synthetic_dirs(wildcards):

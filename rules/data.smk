@@ -14,6 +14,7 @@ rule download:
         "results/benchmarks/download/{download}.tsv"
     params:
         downloads=lambda wildcards, output: Path(output.extracted).parent,
+        files=lambda wildcards: PLAN.download_flags(wildcards.download),
         code=lambda wildcards: PLAN.download_code(wildcards.download),
     threads: 1
     conda:
@@ -21,7 +22,7 @@ rule download:
     message:
         "Fetching and extracting the files of {wildcards.download}"
     shell:
-        "python -m ddb.download --source {wildcards.download} --downloads {params.downloads}"
+        "python -m ddb.download {params.files} --downloads {params.downloads}"
         " --out {output.extracted} > {log} 2>&1"
 
 

@@ -12,7 +12,7 @@ rule evaluate:
         "results/benchmarks/evaluate/{dataset}/{run}/seed{seed}.tsv"
     params:
         amplifier=lambda wildcards: f"--amplifier {run_amplifier(wildcards)}" if run_amplifier(wildcards) else "",
-        code=PLAN.stage_code("evaluate"),
+        code=lambda wildcards: PLAN.dataset_code("evaluate", wildcards.dataset),  # its benchmark's own metrics
     threads: 2
     resources:
         mem_mb=sized("evaluate", "mem_mb", 4000),

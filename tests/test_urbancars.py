@@ -24,7 +24,7 @@ def sources(file_server, tmp_path):
     downloads = tmp_path / "downloads"
 
     def fetch(component, *mirror):
-        download.main(["--source", component, "--downloads", str(downloads / component), "--out",
+        download.main(["--source", "urbancars", "--component", component, "--downloads", str(downloads / component), "--out",
                        str(tmp_path / component), *mirror])
         return tmp_path / component
 

@@ -2,8 +2,8 @@
 (URLs, checksums, mirrors, or where to place a file by hand), its builder of the normalised metadata table, its
 number of classes and its protocol notes, in a module-level ``SOURCE`` (:class:`ddb.datasets.common.Source`).
 
-A source module is imported only when its name is asked for, so a broken or heavy dataset costs the others
-nothing, and preparing one dataset runs (and is keyed on) its own module alone. Adding a dataset is adding one
+A source module is imported only when its name is asked for (the workflow imports only the configured
+datasets' sources), so a broken or heavy dataset costs the others nothing, and preparing one dataset runs (and is keyed on) its own module alone. Adding a dataset is adding one
 module here, listed in the schema's ``source`` enum; nothing else changes.
 """
 
@@ -28,21 +28,12 @@ def source(name: str):
     return importlib.import_module(f"{__name__}.{name}").SOURCE
 
 
-def downloads() -> dict[str, str]:
-    """Every download name (a source with files, or a component another source is made of) -> its source."""
-    names = {}
-    for name in source_names():
-        spec = source(name)
-        if spec.files:
-            names[name] = name
-        names.update({component: name for component in spec.components})
-    return names
-
-
-def download_files(name: str):
-    """The files the download stage fetches for download ``name``."""
-    owner = downloads().get(name)
-    if owner is None:
-        raise ValueError(f"nothing to download for {name!r}; downloadable: {', '.join(sorted(downloads()))}")
-    spec = source(owner)
-    return spec.files if name == owner else spec.components[name]
+def download_files(name: str, component: str | None = None):
+    """The files the download stage fetches: source ``name``'s own, or those of one of its ``components``."""
+    spec = source(name)
+    if component is None and not spec.files:
+        raise ValueError(f"source {name} has no files to download; its components: {', '.join(spec.components) or 'none'}")
+    if component is not None and component not in spec.components:
+        raise ValueError(f"source {name} has no component {component!r}; its components: "
+                         f"{', '.join(spec.components) or 'none'}")
+    return spec.components[component] if component else spec.files

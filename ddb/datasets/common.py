@@ -27,12 +27,18 @@ class DatasetError(ValueError):
 @dataclass(frozen=True)
 class Source:
     """A dataset source: ``build(raw, image_dir, prefix, settings) -> metadata rows`` writes square RGB PNGs into
-    ``image_dir`` (paths in the table start with ``prefix/``) from ``raw``, the folder its download extracted;
-    ``num_classes(settings)`` is known before any job runs, so that a dry run shows the whole DAG; ``files`` are what
-    the download stage fetches for it (empty for generated or local data) and ``components`` the other downloads it
-    is made from, by download name (UrbanCars); ``check(settings)``, where given, validates a local dataset before any
-    job runs (the bring-your-own CSV); ``has_bias_labels(settings)`` says before any job runs whether the table will
-    carry bias labels (evaluation-only measurements need them)."""
+    ``image_dir`` (paths in the table start with ``prefix/``) from ``raw``, the folder its download extracted (or
+    its ``inputs``' ``raw``); ``num_classes(settings)`` is known before any job runs, so that a dry run shows the
+    whole DAG; ``files`` are what the download stage fetches for it (empty for generated or local data) and
+    ``components`` the other downloads it is made from, by download name (UrbanCars).
+
+    Declarations the workflow reads before any job runs: ``check(settings)`` validates a local dataset (the
+    bring-your-own CSV); ``has_bias_labels(settings)`` says whether the table will carry bias labels
+    (evaluation-only measurements need them); ``inputs(dataset, settings)`` names what its preparation reads instead
+    of its download, by name (``raw``: a folder another rule generates; or local files whose edits rerun it), {}
+    for its download; ``staged_weights(settings)`` names the pretrained weights that rule reads (staged by rule
+    stage_weights). After training, ``benchmark_metrics(pred, label, bias, metrics)`` adds the test metrics of its
+    benchmark's own convention (UrbanCars' gaps) to ``metrics``."""
 
     build: Callable[[Path | None, Path, str, dict], pd.DataFrame]
     num_classes: Callable[[dict], int]
@@ -40,6 +46,9 @@ class Source:
     components: dict[str, tuple[RemoteFile, ...]] = field(default_factory=dict)
     check: Callable[[dict], None] | None = None
     has_bias_labels: Callable[[dict], bool] = lambda settings: True
+    inputs: Callable[[str, dict], dict[str, str | list[str]]] = lambda dataset, settings: {}
+    staged_weights: Callable[[dict], tuple[str, ...]] = lambda settings: ()
+    benchmark_metrics: Callable[..., dict] | None = None
 
 
 def to_rgb(image: Image.Image, path) -> Image.Image:

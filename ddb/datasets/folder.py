@@ -193,4 +193,11 @@ def byo_has_bias_labels(settings: dict) -> bool:
     return "bias" in read_folder_csv(Path(settings["csv"])).columns
 
 
-SOURCE = Source(build_folder, byo_num_classes, check=check_folder, has_bias_labels=byo_has_bias_labels)
+def local_files(dataset: str, settings: dict) -> dict[str, str | list[str]]:
+    """The CSV and every image it lists: inputs of the preparation, so that an edited image reruns it (Snakemake
+    compares their modification times with the prepared table's)."""
+    return {"csv": settings["csv"], "images": [str(path) for path in checked_table(settings)[1]]}
+
+
+SOURCE = Source(build_folder, byo_num_classes, check=check_folder, has_bias_labels=byo_has_bias_labels,
+                inputs=local_files)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ddb.datasets.common import DatasetError, Source, with_groups, write_images
 from ddb.datasets.fetch import RemoteFile
+from ddb.models.pretrained import MASK_RCNN
 
 URBANCARS_ARCHIVE = "urbancars.zip"  # origin: drop_in (a folder Whac-A-Mole's script made)
 URBANCARS_VALUES = ("country", "urban")
@@ -82,8 +83,26 @@ def build_urbancars(raw: Path, image_dir: Path, prefix: str, settings: dict) -> 
     return with_groups(write_images(pd.DataFrame(records), originals, image_dir, prefix, settings["image_size"]), 4)
 
 
+def generated_inputs(dataset: str, settings: dict) -> dict[str, str]:
+    """With ``origin: generate`` the preparation reads the folder rule generate_urbancars composites."""
+    return {"raw": f"results/{dataset}/data/urbancars"} if settings["origin"] == "generate" else {}
+
+
+def generation_weights(settings: dict) -> tuple[str, ...]:
+    """The staged Mask R-CNN that cuts the cars out, with ``origin: generate`` and ``car_mask: maskrcnn``."""
+    return (MASK_RCNN,) if settings["origin"] == "generate" and settings["car_mask"] == "maskrcnn" else ()
+
+
+def whac_a_mole_gaps(pred, label, bias, metrics: dict) -> dict:
+    """The BG / CoObj / BG+CoObj gaps against ID.ACC, the training-composition-weighted accuracy."""
+    from ddb.algorithms.benchmark_conventions import urbancars_gaps
+
+    return urbancars_gaps(pred, label, bias, metrics["train_weighted_acc"])
+
+
 SOURCE = Source(
     build_urbancars, lambda settings: 2,
+    inputs=generated_inputs, staged_weights=generation_weights, benchmark_metrics=whac_a_mole_gaps,
     files=(RemoteFile(URBANCARS_ARCHIVE, None, (), manual=(
         "only with urbancars.origin: drop_in; the default, origin: generate, composites it from its sources. "
         "Zip the urbancars/ folder that facebookresearch/Whac-A-Mole "

@@ -120,7 +120,7 @@ class Plan:
         self.real_variants = {"": {}} | {f"epochs={n}": {"epochs": n}
                                          for n in config["sweeps"]["real_amplifier_epochs"] if n != base_epochs}
         self.sections = {dataset: self._stage_sections(dataset) for dataset in self.datasets}
-        self._local_images: dict[str, list[str]] = {}
+        self._dataset_inputs: dict[str, dict] = {}
         for dataset in self.datasets:  # a bad CSV of your own dataset stops here, before any job runs
             check = datasets.source(self.source(dataset)).check
             if check is not None:
@@ -166,25 +166,39 @@ class Plan:
         """Class indices of a dataset, known before any job runs so that a dry run shows the whole DAG."""
         return list(range(datasets.source(self.source(dataset)).num_classes(self.source_settings(dataset))))
 
-    def local_images(self, dataset: str) -> list[str]:
-        """The image files a bring-your-own dataset's CSV lists: inputs of its preparation, so that an edited image
-        reruns it (Snakemake compares their modification times with the prepared table's)."""
-        if dataset not in self._local_images:
-            from ddb.datasets.folder import checked_table  # only when a folder dataset is configured
+    def source_spec(self, dataset: str):
+        """The dataset's ``SOURCE`` record: only the configured datasets' source modules are ever imported."""
+        return datasets.source(self.source(dataset))
 
-            self._local_images[dataset] = [str(p) for p in checked_table(self.source_settings(dataset))[1]]
-        return self._local_images[dataset]
+    def dataset_inputs(self, dataset: str) -> dict[str, str | list[str]]:
+        """What the dataset's preparation reads: what its source declares (a generated folder; a CSV of your own and
+        the images it lists), else the folder its download extracted ({} for a built-in benchmark)."""
+        if dataset not in self._dataset_inputs:
+            spec = self.source_spec(dataset)
+            declared = spec.inputs(dataset, self.source_settings(dataset))
+            downloaded = {"raw": f"results/downloads/{self.source(dataset)}/extracted"} if spec.files else {}
+            self._dataset_inputs[dataset] = declared or downloaded
+        return self._dataset_inputs[dataset]
 
-    def generates_urbancars(self, dataset: str) -> bool:
-        return self.source(dataset) == "urbancars" and self.source_settings(dataset).get("origin") == "generate"
+    def _download_owners(self) -> dict[str, str]:
+        """Every download the configured datasets need (a source with files, or a component another source is made
+        of) -> the source that declares its files."""
+        owners = {}
+        for source in sorted({self.source(dataset) for dataset in self.datasets}):
+            spec = datasets.source(source)
+            owners |= ({source: source} if spec.files else {}) | {component: source for component in spec.components}
+        return owners
 
-    def downloads_files(self, dataset: str) -> bool:
-        return bool(datasets.source(self.source(dataset)).files)
+    def downloads(self) -> list[str]:
+        return sorted(self._download_owners())
 
-    @staticmethod
-    def downloads() -> list[str]:
-        """Every download name: a source with files, or a component another source is made of."""
-        return sorted(datasets.downloads())
+    def download_owner(self, download: str) -> str:
+        return self._download_owners()[download]
+
+    def download_flags(self, download: str) -> str:
+        """The download stage's ``--source <owner>``, plus ``--component <download>`` for a component's files."""
+        owner = self.download_owner(download)
+        return f"--source {owner}" + ("" if owner == download else f" --component {download}")
 
     def resource(self, dataset: str, rule: str, resource: str, default: int) -> int:
         """``datasets.<name>.resources.<rule>.<resource>`` (its preset), else the rule's default."""
@@ -251,8 +265,7 @@ class Plan:
             sections = [self.section(dataset, "classifier"), self.section(dataset, "amplifier"),
                         self.bias_classifier_section(dataset), *real]
             users += [(pretrained.weights_needed(s["arch"], s["pretrained"]), s["pretrained"]) for s in sections]
-            if self.generates_urbancars(dataset) and self.source_settings(dataset)["car_mask"] == "maskrcnn":
-                users.append((pretrained.MASK_RCNN, "yes"))
+            users += [(name, "yes") for name in self.source_spec(dataset).staged_weights(self.source_settings(dataset))]
         return [(name, setting) for name, setting in users if name]
 
     def weight_optional(self, name: str) -> bool:
@@ -273,9 +286,10 @@ class Plan:
         return self.staged_weights(pretrained.weights_needed(settings["arch"], settings["pretrained"]))
 
     def mask_weights(self, dataset: str) -> dict[str, str]:
-        """UrbanCars' generation: the staged Mask R-CNN with ``car_mask: maskrcnn``."""
-        return self.staged_weights(pretrained.MASK_RCNN if self.source_settings(dataset)["car_mask"] == "maskrcnn"
-                                   else None, "mask_weights")
+        """UrbanCars' generation (rule generate_urbancars): the staged weights its source declares, the Mask R-CNN
+        with ``car_mask: maskrcnn``."""
+        names = self.source_spec(dataset).staged_weights(self.source_settings(dataset))
+        return self.staged_weights(names[0] if names else None, "mask_weights")
 
     # ---- image stores: results/<dataset>/data/store/<resolution> ----
     def diffusion_resolution(self, dataset: str) -> str:
@@ -388,7 +402,7 @@ class Plan:
 
     def download_code(self, download: str) -> str:
         """The download stage for one download: the source module that declares its files."""
-        return self.code.identity("ddb.download", f"ddb.datasets.{datasets.downloads()[download]}")
+        return self.code.identity("ddb.download", f"ddb.datasets.{self.download_owner(download)}")
 
     def method_code(self, method: str) -> str:
         """train_debiased for one method: the method's module (which the stage loads by name), and the modules of
