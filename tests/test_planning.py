@@ -2,6 +2,7 @@
 registries against the schema, and which modules each job's code identity covers."""
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -101,7 +102,7 @@ def test_bad_preset_and_unknown_dataset_are_named():
 def test_registries_match_the_schema_enums():
     schema = yaml.safe_load(SCHEMA.read_text())
     assert sorted(schema["properties"]["methods"]["items"]["enum"]) == methods.method_names()
-    assert sorted(schema["$defs"]["dataset"]["properties"]["source"]["enum"]) == datasets.source_names()
+    assert sorted(schema["$defs"]["source_name"]["enum"]) == datasets.source_names()
     # every source has its own settings section in the schema
     assert set(datasets.source_names()) <= set(schema["$defs"]["dataset"]["properties"])
 
@@ -251,3 +252,24 @@ def test_final_overrides_come_after_each_datasets_own_and_reach_its_source_setti
     assert p.source_settings("shapes")["n_val"] == 1000  # the rest as they were
     with pytest.raises(ValueError, match="final_overrides.sources.builtin_shapes"):
         plan(datasets=datasets_config, final_overrides={"sources": {"builtin_shapes": {"n_trian": 40}}})
+
+
+def test_the_how_to_docs_name_every_part_of_the_contracts():
+    """docs/add-a-method.md's table of input kinds is INPUT_KINDS; every field of Method, MethodContext and Source is
+    named in its doc (a new field without a word in the doc fails here)."""
+    import dataclasses
+
+    from ddb.datasets.common import Source
+
+    method_doc = (REPO / "docs/add-a-method.md").read_text()
+    assert re.findall(r"^ *\| `(\w+)` \|", method_doc, re.M) == list(methods.INPUT_KINDS)
+    for record, doc in ((methods.Method, method_doc), (methods.MethodContext, method_doc),
+                        (Source, (REPO / "docs/add-a-dataset.md").read_text())):
+        missing = [f.name for f in dataclasses.fields(record) if f"`{f.name}`" not in doc and f"`{f.name}(" not in doc]
+        assert not missing, f"{record.__name__} fields not in the doc: {missing}"
+
+
+def test_the_readme_methods_table_lists_every_method_and_its_use_of_bias_labels():
+    rows = re.findall(r"^\| `([\w`, ]+)` \| .* \| (\*\*yes\*\*|no) \|$", (REPO / "README.md").read_text(), re.M)
+    listed = {name.strip("` "): labels == "**yes**" for names, labels in rows for name in names.split(",")}
+    assert listed == {name: methods.method(name).uses_bias_labels for name in methods.method_names()}
