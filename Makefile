@@ -41,5 +41,6 @@ slurm-profile: $(VENV)/.installed
 	$(VENV)/bin/python -m ddb.tools.slurm_profile $(if $(filter none,$(ACCOUNT)),--no-account,--account $(ACCOUNT)) \
 		--cpu-partition $(CPU_PARTITION) --gpu-partition $(GPU_PARTITION)
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## snakemake --lint and snakefmt (line length in pyproject.toml)
 	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/snakefmt --check Snakefile rules

@@ -27,7 +27,7 @@ include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.collect.output,
         all_figures(),
-    default_target: True

@@ -9,17 +9,17 @@ rule train_amplifier:
         "results/logs/train_amplifier/{dataset}/{sampling}.log",
     benchmark:
         "results/benchmarks/train_amplifier/{dataset}/{sampling}.tsv"
-    params:
-        settings=section_params("amplifier"),
-        weights=weights_flag,
-        code=PLAN.stage_code("train_amplifier"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 4
     resources:
         gpu=1,
         mem_mb=sized("train_amplifier", "mem_mb", 8000),
         runtime=sized("train_amplifier", "runtime", 240),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        settings=section_params("amplifier"),
+        weights=weights_flag,
+        code=PLAN.stage_code("train_amplifier"),
     message:
         "Training the bias amplifier of {wildcards.dataset} on synthetic images ({wildcards.sampling})"
     shell:
@@ -40,17 +40,17 @@ rule train_real_amplifier:
         "results/logs/train_real_amplifier/{dataset}/{real_amplifier}.log",
     benchmark:
         "results/benchmarks/train_real_amplifier/{dataset}/{real_amplifier}.tsv"
-    params:
-        settings=real_amplifier_params,
-        weights=weights_flag,
-        code=PLAN.stage_code("train_amplifier"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 4
     resources:
         gpu=1,
         mem_mb=sized("train_real_amplifier", "mem_mb", 8000),
         runtime=sized("train_real_amplifier", "runtime", 240),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        settings=real_amplifier_params,
+        weights=weights_flag,
+        code=PLAN.stage_code("train_amplifier"),
     message:
         "Training the ablation's amplifier of {wildcards.dataset} on real images ({wildcards.real_amplifier})"
     shell:
@@ -70,15 +70,15 @@ rule score_real:
         "results/logs/score_real/{dataset}/{amplifier}.log",
     benchmark:
         "results/benchmarks/score_real/{dataset}/{amplifier}.tsv"
-    params:
-        code=PLAN.stage_code("score_real"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 4
     resources:
         gpu=1,
         mem_mb=sized("score_real", "mem_mb", 8000),
         runtime=sized("score_real", "runtime", 60),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        code=PLAN.stage_code("score_real"),
     message:
         "Scoring the real images of {wildcards.dataset} with the frozen {wildcards.amplifier} amplifier"
     shell:

@@ -12,17 +12,17 @@ rule train_bias_classifier:
         "results/logs/train_bias_classifier/{dataset}.log",
     benchmark:
         "results/benchmarks/train_bias_classifier/{dataset}.tsv"
-    params:
-        settings=bias_classifier_params,
-        weights=weights_flag,
-        code=PLAN.stage_code("train_bias_classifier"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 4
     resources:
         gpu=1,
         mem_mb=sized("train_bias_classifier", "mem_mb", 8000),
         runtime=sized("train_bias_classifier", "runtime", 120),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        settings=bias_classifier_params,
+        weights=weights_flag,
+        code=PLAN.stage_code("train_bias_classifier"),
     message:
         "Training the evaluation-only bias classifier of {wildcards.dataset}"
     shell:
@@ -41,14 +41,14 @@ rule measure_real_bias:
         "results/logs/measure_real_bias/{dataset}.log",
     benchmark:
         "results/benchmarks/measure_real_bias/{dataset}.tsv"
-    params:
-        code=PLAN.stage_code("measure_bias"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 2
     resources:
         mem_mb=sized("measure_real_bias", "mem_mb", 4000),
         runtime=sized("measure_real_bias", "runtime", 30),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        code=PLAN.stage_code("measure_bias"),
     message:
         "Measuring how biased the real training split of {wildcards.dataset} is"
     shell:
@@ -68,14 +68,14 @@ rule measure_synthetic_bias:
         "results/logs/measure_synthetic_bias/{dataset}/{sampling}.log",
     benchmark:
         "results/benchmarks/measure_synthetic_bias/{dataset}/{sampling}.tsv"
-    params:
-        code=PLAN.stage_code("measure_bias"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 2
     resources:
         mem_mb=sized("measure_synthetic_bias", "mem_mb", 4000),
         runtime=sized("measure_synthetic_bias", "runtime", 30),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        code=PLAN.stage_code("measure_bias"),
     message:
         "Measuring how biased the synthetic set {wildcards.sampling} of {wildcards.dataset} is"
     shell:

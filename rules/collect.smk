@@ -16,11 +16,11 @@ rule check_results:
         "results/logs/collect/check_results.log",
     benchmark:
         "results/benchmarks/collect/check_results.tsv"
-    params:
-        code=PLAN.stage_code("check_results"),
-    threads: 1
     conda:
         "../envs/ddb.yaml"
+    threads: 1
+    params:
+        code=PLAN.stage_code("check_results"),
     message:
         "Checking the result files before the tables are rebuilt"
     shell:
@@ -52,14 +52,14 @@ rule collect:
         "results/logs/collect/summary.log",
     benchmark:
         "results/benchmarks/collect/summary.tsv"
+    conda:
+        "../envs/ddb.yaml"
+    threads: 1
     params:
         out_dir=lambda wildcards, output: Path(output.csv).parent,
         # every other finished run below results/ is kept in the tables (ddb/collect.py)
         results_root=lambda wildcards, output: Path(output.csv).parents[1],
         code=PLAN.stage_code("collect"),
-    threads: 1
-    conda:
-        "../envs/ddb.yaml"
     message:
         "Collecting result tables"
     shell:

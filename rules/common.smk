@@ -187,13 +187,17 @@ def training_logs(wildcards):
 
 def all_figures():
     """Every figure of the report: per dataset its results, training curves, amplifier scores, synthetic sets."""
-    figures = expand("results/{dataset}/report/{name}.png", dataset=DATASETS, name=["group_accuracy", "training_curves"])
+    figures = expand(
+        "results/{dataset}/report/{name}.png", dataset=DATASETS, name=["group_accuracy", "training_curves"]
+    )
     figures += expand(
         "results/{dataset}/report/amplifier_scores/{amplifier}.png", dataset=DATASETS, amplifier=PLAN.used_amplifiers()
     )
     if PLAN.synthetic_methods:
         figures += expand(
-            "results/{dataset}/report/synthetic_vs_real/{sampling}.png", dataset=DATASETS, sampling=PLAN.sampling_variants
+            "results/{dataset}/report/synthetic_vs_real/{sampling}.png",
+            dataset=DATASETS,
+            sampling=PLAN.sampling_variants,
         )
     figures += expand(
         "results/{dataset}/report/bias_amplification.png", dataset=[d for d in DATASETS if PLAN.measures_bias(d)]

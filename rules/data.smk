@@ -12,18 +12,17 @@ rule download:
         "results/logs/download/{download}.log",
     benchmark:
         "results/benchmarks/download/{download}.tsv"
+    conda:
+        "../envs/ddb.yaml"
+    threads: 1
     params:
         downloads=lambda wildcards, output: Path(output.extracted).parent,
         files=lambda wildcards: PLAN.download_flags(wildcards.download),
         code=lambda wildcards: PLAN.download_code(wildcards.download),
-    threads: 1
-    conda:
-        "../envs/ddb.yaml"
     message:
         "Fetching and extracting the files of {wildcards.download}"
     shell:
-        "python -m ddb.download {params.files} --downloads {params.downloads}"
-        " --out {output.extracted} > {log} 2>&1"
+        "python -m ddb.download {params.files} --downloads {params.downloads}" " --out {output.extracted} > {log} 2>&1"
 
 
 # UrbanCars as its authors make it: Stanford Cars cars over Places365 scenes with LVIS/COCO objects, in the group
@@ -40,19 +39,20 @@ rule generate_urbancars:
         "results/logs/generate_urbancars/{dataset}.log",
     benchmark:
         "results/benchmarks/generate_urbancars/{dataset}.tsv"
-    params:
-        # image_size is prepare_data's: changing it does not composite the images again
-        settings=lambda wc: canonical_json({k: v for k, v in PLAN.source_settings(wc.dataset).items()
-                                            if k != "image_size"}),
-        weights=lambda wildcards, input: cli_flags(input, ("mask_weights",)),
-        code=PLAN.stage_code("generate_urbancars"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 4
     resources:
         gpu=lambda wildcards: 1 if PLAN.mask_weights(wildcards.dataset) else 0,  # Mask R-CNN only with car_mask: maskrcnn
         mem_mb=sized("generate_urbancars", "mem_mb", 32000),
         runtime=sized("generate_urbancars", "runtime", 720),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        # image_size is prepare_data's: changing it does not composite the images again
+        settings=lambda wc: canonical_json(
+            {k: v for k, v in PLAN.source_settings(wc.dataset).items() if k != "image_size"}
+        ),
+        weights=lambda wildcards, input: cli_flags(input, ("mask_weights",)),
+        code=PLAN.stage_code("generate_urbancars"),
     message:
         "Generating UrbanCars for {wildcards.dataset} from Stanford Cars, Places365 and LVIS/COCO"
     shell:
@@ -71,17 +71,17 @@ rule prepare_data:
         "results/logs/prepare_data/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_data/{dataset}.tsv"
+    conda:
+        "../envs/ddb.yaml"
+    threads: 1
+    resources:
+        mem_mb=sized("prepare_data", "mem_mb", 4000),
+        runtime=sized("prepare_data", "runtime", 60),
     params:
         source=lambda wildcards: PLAN.source(wildcards.dataset),
         settings=source_params,
         raw=lambda wildcards, input: f"--raw {input.raw}" if "raw" in input.keys() else "",
         code=lambda wildcards: PLAN.dataset_code("prepare_data", wildcards.dataset),
-    threads: 1
-    resources:
-        mem_mb=sized("prepare_data", "mem_mb", 4000),
-        runtime=sized("prepare_data", "runtime", 60),
-    conda:
-        "../envs/ddb.yaml"
     message:
         "Preparing dataset {wildcards.dataset}"
     shell:
@@ -101,14 +101,14 @@ rule build_image_store:
         "results/logs/build_image_store/{dataset}/{resolution}.log",
     benchmark:
         "results/benchmarks/build_image_store/{dataset}/{resolution}.tsv"
-    params:
-        code=PLAN.stage_code("build_image_store"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 1
     resources:
         mem_mb=sized("build_image_store", "mem_mb", 2000),
         runtime=sized("build_image_store", "runtime", 240),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        code=PLAN.stage_code("build_image_store"),
     message:
         "Building the {wildcards.resolution} image store of {wildcards.dataset}"
     shell:

@@ -12,6 +12,13 @@ rule train_debiased:
         "results/logs/train_debiased/{dataset}/{run}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train_debiased/{dataset}/{run}/seed{seed}.tsv"
+    conda:
+        "../envs/ddb.yaml"
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=sized("train_debiased", "mem_mb", 8000),
+        runtime=sized("train_debiased", "runtime", 720),
     params:
         method=run_method,
         method_inputs=method_flags,
@@ -19,13 +26,6 @@ rule train_debiased:
         settings=section_params("classifier"),
         method_settings=method_settings_params,
         code=lambda wildcards: PLAN.method_code(run_method(wildcards)),
-    threads: 4
-    resources:
-        gpu=1,
-        mem_mb=sized("train_debiased", "mem_mb", 8000),
-        runtime=sized("train_debiased", "runtime", 720),
-    conda:
-        "../envs/ddb.yaml"
     message:
         "Training {wildcards.run} (seed {wildcards.seed}) on {wildcards.dataset}"
     shell:

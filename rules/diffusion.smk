@@ -9,16 +9,16 @@ rule train_diffusion:
         "results/logs/train_diffusion/{dataset}.log",
     benchmark:
         "results/benchmarks/train_diffusion/{dataset}.tsv"
-    params:
-        settings=section_params("diffusion"),
-        code=PLAN.stage_code("train_diffusion"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 4
     resources:
         gpu=1,
         mem_mb=sized("train_diffusion", "mem_mb", 16000),
         runtime=sized("train_diffusion", "runtime", 1440),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        settings=section_params("diffusion"),
+        code=PLAN.stage_code("train_diffusion"),
     message:
         "Training the class-conditional diffusion model of {wildcards.dataset}"
     shell:
@@ -37,16 +37,16 @@ rule sample_synthetic:
         "results/logs/sample_synthetic/{dataset}/{sampling}/class_{class_index}.log",
     benchmark:
         "results/benchmarks/sample_synthetic/{dataset}/{sampling}/class_{class_index}.tsv"
-    params:
-        settings=sampling_params,
-        code=PLAN.stage_code("sample_synthetic"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 4
     resources:
         gpu=1,
         mem_mb=sized("sample_synthetic", "mem_mb", 8000),
         runtime=sized("sample_synthetic", "runtime", 240),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        settings=sampling_params,
+        code=PLAN.stage_code("sample_synthetic"),
     message:
         "Sampling synthetic class {wildcards.class_index} of {wildcards.dataset} ({wildcards.sampling})"
     shell:

@@ -10,15 +10,15 @@ rule evaluate:
         "results/logs/evaluate/{dataset}/{run}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate/{dataset}/{run}/seed{seed}.tsv"
-    params:
-        amplifier=lambda wildcards: f"--amplifier {run_amplifier(wildcards)}" if run_amplifier(wildcards) else "",
-        code=lambda wildcards: PLAN.dataset_code("evaluate", wildcards.dataset),  # its benchmark's own metrics
+    conda:
+        "../envs/ddb.yaml"
     threads: 2
     resources:
         mem_mb=sized("evaluate", "mem_mb", 4000),
         runtime=sized("evaluate", "runtime", 30),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        amplifier=lambda wildcards: f"--amplifier {run_amplifier(wildcards)}" if run_amplifier(wildcards) else "",
+        code=lambda wildcards: PLAN.dataset_code("evaluate", wildcards.dataset),  # its benchmark's own metrics
     message:
         "Evaluating {wildcards.run} (seed {wildcards.seed}) on the {wildcards.dataset} test split"
     shell:
@@ -36,14 +36,14 @@ rule evaluate_amplifier:
         "results/logs/evaluate_amplifier/{dataset}/{amplifier}.log",
     benchmark:
         "results/benchmarks/evaluate_amplifier/{dataset}/{amplifier}.tsv"
-    params:
-        code=PLAN.stage_code("evaluate_amplifier"),
+    conda:
+        "../envs/ddb.yaml"
     threads: 1
     resources:
         mem_mb=sized("evaluate_amplifier", "mem_mb", 2000),
         runtime=sized("evaluate_amplifier", "runtime", 10),
-    conda:
-        "../envs/ddb.yaml"
+    params:
+        code=PLAN.stage_code("evaluate_amplifier"),
     message:
         "Measuring the {wildcards.amplifier} amplifier's detection of bias-conflicting images in {wildcards.dataset}"
     shell:

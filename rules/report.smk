@@ -23,10 +23,10 @@ rule plot_synthetic_vs_real:
         "results/logs/plot_synthetic_vs_real/{dataset}/{sampling}.log",
     benchmark:
         "results/benchmarks/plot_synthetic_vs_real/{dataset}/{sampling}.tsv"
-    params:
-        code=PLAN.stage_code("figures.synthetic_vs_real"),
     conda:
         "../envs/ddb.yaml"
+    params:
+        code=PLAN.stage_code("figures.synthetic_vs_real"),
     message:
         "Plotting synthetic vs real images of {wildcards.dataset} ({wildcards.sampling})"
     shell:
@@ -49,10 +49,10 @@ rule plot_amplifier_scores:
         "results/logs/plot_amplifier_scores/{dataset}/{amplifier}.log",
     benchmark:
         "results/benchmarks/plot_amplifier_scores/{dataset}/{amplifier}.tsv"
-    params:
-        code=PLAN.stage_code("figures.amplifier_scores"),
     conda:
         "../envs/ddb.yaml"
+    params:
+        code=PLAN.stage_code("figures.amplifier_scores"),
     message:
         "Plotting the {wildcards.amplifier} amplifier's scores on {wildcards.dataset}"
     shell:
@@ -74,12 +74,12 @@ rule plot_training_curves:
         "results/logs/plot_training_curves/{dataset}.log",
     benchmark:
         "results/benchmarks/plot_training_curves/{dataset}.tsv"
+    conda:
+        "../envs/ddb.yaml"
     params:
         flags=lambda wildcards, input: cli_flags(input, ("diffusion", "amplifiers", "runs")),
         debias_root="results/{dataset}/debias",
         code=PLAN.stage_code("figures.training_curves"),
-    conda:
-        "../envs/ddb.yaml"
     message:
         "Plotting the training curves of {wildcards.dataset}"
     shell:
@@ -102,11 +102,11 @@ rule plot_group_accuracy:
         "results/logs/plot_group_accuracy/{dataset}.log",
     benchmark:
         "results/benchmarks/plot_group_accuracy/{dataset}.tsv"
+    conda:
+        "../envs/ddb.yaml"
     params:
         debias_root="results/{dataset}/debias",
         code=PLAN.stage_code("figures.group_accuracy"),
-    conda:
-        "../envs/ddb.yaml"
     message:
         "Plotting per-group test accuracy of every method on {wildcards.dataset}"
     shell:
@@ -138,10 +138,10 @@ rule plot_bias_amplification:
         "results/logs/plot_bias_amplification/{dataset}.log",
     benchmark:
         "results/benchmarks/plot_bias_amplification/{dataset}.tsv"
-    params:
-        code=PLAN.stage_code("figures.bias_amplification"),
     conda:
         "../envs/ddb.yaml"
+    params:
+        code=PLAN.stage_code("figures.bias_amplification"),
     message:
         "Plotting bias amplification and memorisation of {wildcards.dataset}"
     shell:

@@ -12,14 +12,14 @@ rule stage_weights:
         "results/logs/stage_weights/{weight}.log",
     benchmark:
         "results/benchmarks/stage_weights/{weight}.tsv"
+    conda:
+        "../envs/ddb.yaml"
+    threads: 1
     params:
         downloads="results/downloads/weights",
         source=lambda wildcards: canonical_json(PLAN.weight_source(wildcards.weight)),
         optional=lambda wildcards: "--optional" if PLAN.weight_optional(wildcards.weight) else "",
         code=PLAN.stage_code("stage_weights"),
-    threads: 1
-    conda:
-        "../envs/ddb.yaml"
     message:
         "Staging the pretrained weights {wildcards.weight}"
     shell:
