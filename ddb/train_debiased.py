@@ -23,7 +23,7 @@ from ddb import methods
 from ddb.algorithms.metrics import classification_metrics, selection_score
 from ddb.core.atomic import atomic_dir
 from ddb.core.images import load_split
-from ddb.core.integrity import write_manifest
+from ddb.core.integrity import read_checked, write_manifest
 from ddb.core.logs import start_stage
 from ddb.core.settings import resolve_settings
 from ddb.core.tables import read_table
@@ -124,7 +124,7 @@ def main(argv=None) -> None:
         return score, {"val_selection_score": score, **{f"val_{k}": v for k, v in metrics.items()}}
 
     checkpoint = Checkpoint(args.out, fingerprint, every, minutes=minutes)
-    if hasattr(module, "train"):  # the method fits the model itself and says what it selected
+    if not hasattr(module, "objective"):  # the method fits the model itself (train) and says what it selected
         fitted = module.train(context)
         history = [{"step": 0, **validate(model)[1]}]
         selected = {"selection": fitted.pop("selection"), "step": 0, "val_score": fitted.pop("val_score"),
@@ -144,6 +144,10 @@ def main(argv=None) -> None:
                     "steps_trained": steps_trained, "stopped_early": steps_trained < settings["steps"],
                     **training_summary(pd.DataFrame(history))}
         uses_bias = method.uses_bias_labels or settings["selection"] == "oracle"
+    if "base_model" in inputs:  # a model built on another run's model inherits how that one was chosen
+        base = json.loads(read_checked(inputs["base_model"], inputs["base_model"] / "selection.json"))
+        selected["base_selection"] = base["selection"]
+        uses_bias = uses_bias or base["uses_bias_labels"]
     with atomic_dir(args.out) as tmp:
         save_classifier(model, tmp, {"arch": settings["arch"], "num_classes": num_classes,
                                      "image_size": int(train.images.shape[-1]), "method": args.method,

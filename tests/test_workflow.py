@@ -83,10 +83,10 @@ def test_every_stage_writes_its_artifacts(workflow_copy):
     assert "±" in (res / "tables/summary_mean.md").read_text()
     assert pd.read_csv(res / "tables/summary_mean.csv")["n_seeds"].eq(1).all()
     logs = list((res / "logs").rglob("*.log"))
-    assert len(logs) == 45 and all(log.stat().st_size > 0 for log in logs)  # one per job
+    assert len(logs) == 48 and all(log.stat().st_size > 0 for log in logs)  # one per job
     # every log opens with the stage's resolved configuration
     assert all("resolved config: {" in log.read_text().splitlines()[0] for log in logs)
-    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 45
+    assert len(list((res / "benchmarks").rglob("*.tsv"))) == 48
     assert not list(res.rglob("*.tmp-*"))  # no half-written leftovers
 
 
@@ -207,6 +207,27 @@ def test_pseudo_group_selection_reads_amplifier_scores_and_is_recorded(workflow_
                     "--settings", settings], check=True, env=ENV, cwd=workflow_copy, capture_output=True)
     selection = json.loads((tmp_path / "model/selection.json").read_text())
     assert selection["selection"] == "label_free_pseudo_group" and selection["uses_bias_labels"] is False
+
+
+def test_a_model_built_on_a_model_chosen_with_bias_labels_says_so(workflow_copy, tmp_path):
+    """ddb_llr refits the head of an ERM model: when that ERM checkpoint was chosen by worst-group accuracy (oracle
+    selection), the ddb_llr row uses bias labels too, though its own choice of C does not."""
+    res = workflow_copy / "results/shapes"
+    data = ["--metadata", str(res / "data/metadata.parquet"), "--store", str(res / "data/store/native")]
+
+    def train(method, out, *extra, settings=None):
+        subprocess.run([sys.executable, "-m", "ddb.train_debiased", "--method", method, *data, *extra,
+                        "--out", str(out), "--settings", json.dumps({"steps": 3, "batch_size": 16, "eval_every": 3,
+                                                                     **(settings or {})})],
+                       check=True, env=ENV, cwd=workflow_copy, capture_output=True)
+        return json.loads((out / "selection.json").read_text())
+
+    assert train("erm", tmp_path / "erm", settings={"selection": "oracle"})["uses_bias_labels"] is True
+    llr = train("ddb_llr", tmp_path / "llr", "--base-model", str(tmp_path / "erm"), "--scores",
+                str(res / "amplifier/synthetic/base/scores.parquet"))
+    assert llr["method_uses_bias_labels"] is False and llr["uses_bias_labels"] is True
+    assert llr["base_selection"] == "oracle" and llr["selection"] == "label_free_pseudo_group"
+    assert str(llr["c"]) in llr["tuning_worst_group_acc"]
 
 
 @pytest.mark.parametrize(

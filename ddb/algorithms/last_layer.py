@@ -8,7 +8,8 @@ C, each on another group-balanced subset of all held-out images, the scaler fitt
 
 Where it differs from DFR's reference code (scikit-learn's liblinear): the regression is multinomial (softmax over
 the classes, not one-vs-rest), solved by accelerated proximal gradient descent (FISTA) for a fixed number of steps,
-in torch on the features' device; the intercept is not penalised. The objective is liblinear's, divided by C * n:
+in torch on the features' device (the CPU in ddb_llr: the features of a few hundred validation images); the
+intercept is not penalised. The objective is liblinear's, divided by C * n:
 mean cross-entropy + ||W||_1 / (C * n). Empty groups are ignored (pseudo-groups leave some cells empty).
 """
 

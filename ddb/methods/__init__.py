@@ -2,8 +2,9 @@
 contract between a method and the stage that trains it: this module is the one place that says what a method may read.
 
 Each module defines ``METHOD`` (a :class:`Method`: what the training job reads and uses) and either
-``objective(context) -> Objective``, what the shared training loop optimises for it, or ``train(context) -> dict``
-for a method that fits the model itself (last-layer retraining), returning what it selected and how. A module is
+``objective(context) -> Objective``, what the shared training loop optimises for it, or, without an ``objective``,
+``train(context) -> dict`` for a method that fits the model itself (last-layer retraining), returning what it
+selected and how. A run built on another run's model counts as using bias labels when that model did. A module is
 imported only when its method is asked for, so a run's code identity covers its own method's code: editing JTT
 retrains JTT's runs, not DDB's. Adding a method is adding one module here and its name in the schema's ``methods``
 enum (with a settings section when it has settings): docs/add-a-method.md.
