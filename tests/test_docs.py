@@ -1,0 +1,48 @@
+"""Every command in a fenced ```bash block of the README and docs/ runs, at least as a dry run: `make` targets with
+`make -n`, Snakemake commands with `-n` from the repository root. The how-to pages' commands run for real in
+tests/test_extending.py, after the steps they follow."""
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import ENV, REPO
+
+pytestmark = pytest.mark.slow  # Snakemake dry runs
+WALKED_ELSEWHERE = {"docs/add-a-method.md", "docs/add-a-dataset.md"}  # tests/test_extending.py
+PATH = {**ENV, "PATH": f"{Path(sys.executable).parent}:{ENV['PATH']}"}
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """(file, command) for every line of every ```bash block, comments dropped."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    return [(str(page.relative_to(REPO)), line.split(" #")[0].strip())
+            for page in pages for block in re.findall(r"```bash\n(.*?)```", page.read_text(), re.S)
+            for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_the_docs_show_commands():
+    pages = {page for page, _ in documented_commands()}
+    assert "README.md" in pages and WALKED_ELSEWHERE <= pages
+
+
+CHECKED = [(page, command) for page, command in documented_commands() if page not in WALKED_ELSEWHERE]
+
+
+@pytest.mark.parametrize(("page", "command"), CHECKED, ids=[f"{page}:{' '.join(command.split()[:2])}" for page, command in CHECKED])
+def test_every_documented_command_runs_as_a_dry_run(page, command):
+    words = shlex.split(command)
+    if words[0] == "source":  # shell set-up: the file it reads is the one `make install` creates
+        assert words[1] == ".venv/bin/activate" and "$(VENV)/bin/pip install" in (REPO / "Makefile").read_text()
+        return
+    if words[0] == "make":
+        dry = ["make", "-n", *words[1:]]
+    else:
+        assert Path(words[0]).name == "snakemake", f"{page}: no dry run known for {command!r}"
+        dry = ["snakemake", "-n", *words[1:]]
+    proc = subprocess.run(dry, capture_output=True, text=True, cwd=REPO, env=PATH)
+    assert proc.returncode == 0, f"{page}: {command}\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
