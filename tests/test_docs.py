@@ -46,3 +46,22 @@ def test_every_documented_command_runs_as_a_dry_run(page, command):
         dry = ["snakemake", "-n", *words[1:]]
     proc = subprocess.run(dry, capture_output=True, text=True, cwd=REPO, env=PATH)
     assert proc.returncode == 0, f"{page}: {command}\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
+
+
+def rule_outputs() -> dict[str, list[str]]:
+    """Every rule's declared output paths, read from rules/*.smk."""
+    outputs = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in smk.read_text().split("\nrule ")[1:]:
+            name = block.split(":")[0]
+            section = re.search(r"\n    output:\n(.*?)\n    \w+:", block, re.S)
+            outputs[name] = re.findall(r'"(results/[^"]+)"', section[1]) if section else []
+    return outputs
+
+
+def test_results_readme_names_every_rule_and_what_it_writes():
+    layout = (REPO / "results/README.md").read_text()
+    missing = [f"{rule}: {leaf}" for rule, paths in rule_outputs().items()
+               for leaf in {rule} | {next(part for part in reversed(path.split("/")) if "{" not in part)
+                                     for path in paths} if leaf not in layout]
+    assert not missing, f"results/README.md does not name: {missing}"

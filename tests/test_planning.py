@@ -103,6 +103,8 @@ def test_registries_match_the_schema_enums():
     schema = yaml.safe_load(SCHEMA.read_text())
     assert sorted(schema["properties"]["methods"]["items"]["enum"]) == methods.method_names()
     assert sorted(schema["$defs"]["source_name"]["enum"]) == datasets.source_names()
+    described = schema["$defs"]["dataset"]["properties"]["source"]["description"]
+    assert [name for name in datasets.source_names() if name not in described] == []  # the description names each
     # every source has its own settings section in the schema
     assert set(datasets.source_names()) <= set(schema["$defs"]["dataset"]["properties"])
 
