@@ -16,7 +16,7 @@ run: $(VENV)/.installed  ## the full default pipeline on the built-in benchmark 
 	$(VENV)/bin/snakemake --cores $(CORES) all
 	$(VENV)/bin/snakemake --report results/report.html
 	@cat results/tables/summary_mean.md
-	@echo "Open results/report.html in a browser (README: Reading the report)."
+	@echo "Open results/report.html in a browser (docs/report.md)."
 
 report: $(VENV)/.installed  ## the HTML report of the finished run, and screenshots of it (needs headless Chromium)
 	$(VENV)/bin/snakemake --report results/report.html

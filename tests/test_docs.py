@@ -65,3 +65,27 @@ def test_results_readme_names_every_rule_and_what_it_writes():
                for leaf in {rule} | {next(part for part in reversed(path.split("/")) if "{" not in part)
                                      for path in paths} if leaf not in layout]
     assert not missing, f"results/README.md does not name: {missing}"
+
+
+def test_the_readme_rule_graph_is_the_one_snakemake_draws():
+    """The README's picture of the pipeline is `snakemake --rulegraph mermaid-js` of the default config, not a
+    drawing: the same nodes, styles and edges (Snakemake lists the edges in no fixed order)."""
+    shown = re.search(r"```mermaid\n(.*?)```", (REPO / "README.md").read_text(), re.S)[1]
+    drawn = subprocess.run(["snakemake", "--rulegraph", "mermaid-js"], capture_output=True, text=True, cwd=REPO,
+                           env=PATH, check=True).stdout
+
+    def graph(text):  # from the flowchart line on (Snakemake puts a title block before it)
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return sorted(lines[next(i for i, line in enumerate(lines) if line.startswith("flowchart")):])
+
+    assert graph(shown) == graph(drawn)
+
+
+def test_the_readme_links_every_page_of_the_docs_and_every_link_resolves():
+    readme = (REPO / "README.md").read_text()
+    linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", readme))
+    assert linked == {page.name for page in (REPO / "docs").glob("*.md")}
+    for page in [REPO / "README.md", *(REPO / "docs").glob("*.md")]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.relative_to(REPO)} links {target}, which does not exist"
+    assert len(readme.splitlines()) < 300  # a page a newcomer reads in ten minutes; details go to docs/

@@ -357,7 +357,7 @@ def test_why_names_the_modules_whose_code_changed(workflow_copy):
 
 
 def test_finished_results_survive_a_change_of_the_key_scheme_with_one_touch(workflow_copy):
-    """README, "Upgrading keeps finished results": a new key scheme plans every job once; `--touch` keeps them."""
+    """docs/configuration.md, "Upgrading keeps finished results": a new key scheme plans every job once; `--touch` keeps them."""
     scheme = "ddb/workflow/code_identity.py"
     other = lambda text: text.replace('SCHEME = "ast1"', 'SCHEME = "ast0"')
     with edited(workflow_copy, other, [scheme]):

@@ -17,7 +17,8 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-# The normalisation scheme. Changing it changes every job's key once (README, "Upgrading keeps finished results").
+# The normalisation scheme. Changing it changes every job's key once (docs/configuration.md, "Upgrading keeps finished
+# results").
 SCHEME = "ast1"
 MARKER = "ddb-code"
 

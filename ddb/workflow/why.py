@@ -66,8 +66,8 @@ def explain(reason: str) -> list[str]:
             if settings_before or settings_now:
                 lines.append("settings changed too")
         else:
-            lines.append("code identity from an older ddb (the key scheme changed): README, 'Upgrading keeps "
-                         "finished results'")
+            lines.append("code identity from an older ddb (the key scheme changed): docs/configuration.md, "
+                         "'Upgrading keeps finished results'")
     return lines
 
 
