@@ -1,12 +1,13 @@
 """Stage "train debiased model" (DDB stage 5): one method (ddb/methods/<method>.py) on the real training split.
 
 The method supplies the objective (ERM, GroupDRO on true or amplifier pseudo-groups, per-sample reweighting, JTT's
-upsampling, LfF's jointly trained biased model); the training loop is the one every classifier shares
-(ddb/training/loop.py). The checkpoint is chosen on the validation split (``selection``: label_free,
-label_free_pseudo_group or oracle), never on test; the same score stops training after ``patience`` evaluations
-without improvement, so every method gets the budget its own validation curve asks for, within ``steps``.
-Writes ``model.safetensors``, ``model.json``, ``training_log.csv`` and ``selection.json`` (the selected step, how it
-trained, and what it was computed on: device and torch thread count).
+upsampling, LfF's jointly trained biased model, pseudo-group-balanced data); the training loop is the one every
+classifier shares (ddb/training/loop.py). The checkpoint is chosen on the validation split (``selection``:
+label_free, label_free_pseudo_group or oracle), never on test; the same score stops training after ``patience``
+evaluations without improvement, so every method gets the budget its own validation curve asks for, within
+``steps``. A method without an objective fits the model itself (last-layer retraining of another run's model) and
+says what it selected. Writes ``model.safetensors``, ``model.json``, ``training_log.csv`` and ``selection.json``
+(the selected step, how it trained, and what it was computed on: device and torch thread count).
 """
 
 from __future__ import annotations
