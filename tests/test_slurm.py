@@ -97,7 +97,7 @@ def test_the_card_command_submits_the_pipeline_through_slurm(cluster, tmp_path):
     cpu_rules = {"prepare_data", "evaluate", "evaluate_amplifier", "measure_real_bias", "measure_synthetic_bias"}
     assert (rules_declaring_gpus() - {"generate_urbancars"}) | cpu_rules <= ran_on_slurm
     assert "collect" not in ran_on_slurm  # a local rule
-    assert len(jobs) == 34 == len(slurm_logs)  # the 42 jobs of the tiny run but the 8 local ones
+    assert len(jobs) == 40 == len(slurm_logs)  # the 48 jobs of the tiny run but the 8 local ones
     assert (work / "results/tables/summary.csv").exists()
 
 
