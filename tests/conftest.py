@@ -10,8 +10,8 @@ def file_server():
         yield server
 
 
-# The longest test files first: `make test` runs one pytest-xdist worker per core, a file per worker, in this order
-# (--no-loadscope-reorder), so the SLURM file starts at once instead of last (last, it alone set the wall time).
+# The longest test files first: `make test` runs one pytest-xdist worker per core with a file per worker, so these
+# start at once and the short files fill the other workers (collected last, the SLURM file alone set the wall time).
 LONGEST_FIRST = ("test_slurm.py", "test_workflow.py")
 
 
