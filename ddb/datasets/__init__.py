@@ -3,7 +3,8 @@
 number of classes and its protocol notes, in a module-level ``SOURCE`` (:class:`ddb.datasets.common.Source`).
 
 A source module is imported only when its name is asked for (the workflow imports only the configured
-datasets' sources), so a broken or heavy dataset costs the others nothing, and preparing one dataset runs (and is keyed on) its own module alone. Adding a dataset is adding one
+datasets' sources), so a broken or heavy dataset costs the others nothing, and preparing one dataset runs (and is
+keyed on) its own module alone. Adding a dataset is adding one
 module here, listed in the schema's ``source`` enum; nothing else changes.
 """
 
@@ -32,7 +33,8 @@ def download_files(name: str, component: str | None = None):
     """The files the download stage fetches: source ``name``'s own, or those of one of its ``components``."""
     spec = source(name)
     if component is None and not spec.files:
-        raise ValueError(f"source {name} has no files to download; its components: {', '.join(spec.components) or 'none'}")
+        raise ValueError(f"source {name} has no files to download; its components: "
+                         f"{', '.join(spec.components) or 'none'}")
     if component is not None and component not in spec.components:
         raise ValueError(f"source {name} has no component {component!r}; its components: "
                          f"{', '.join(spec.components) or 'none'}")

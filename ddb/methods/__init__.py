@@ -116,6 +116,12 @@ class MethodContext:
     def amplifier(self) -> Path | None:
         return self.inputs.get("amplifier")
 
+    def amplifier_scores(self, images: ImageSet) -> pd.DataFrame:
+        """The amplifier's scores (``scores`` input) of ``images`` (a split or subset), in their order."""
+        from ddb.core.tables import read_table
+
+        return read_table(self.scores, "scores").set_index("sample_id").loc[images.sample_ids]
+
 
 def method_names() -> list[str]:
     """Every method, by module name, found without importing any of them."""

@@ -10,9 +10,7 @@ METHOD = Method(needs=("scores",), amplifier_trained_on="synthetic", settings="r
 
 def train_scores(context):
     """The amplifier's scores of the training images, in training-set order."""
-    from ddb.core.tables import read_table
-
-    return read_table(context.scores, "scores").set_index("sample_id").loc[context.train.sample_ids]
+    return context.amplifier_scores(context.train)
 
 
 def recipe_i(context, groups):

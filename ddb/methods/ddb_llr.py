@@ -25,7 +25,7 @@ def retrain_head(context, groups, selection: str) -> dict:
     from ddb.models.heads import penultimate_features, set_head
     from ddb.training.augmentation import eval_view
 
-    base, info = load_classifier(context.inputs["base_model"], context.device)
+    base, info = load_classifier(context.inputs["base_model"])  # on the CPU: only copied into context.model
     if info["arch"] != context.settings["arch"] or info["num_classes"] != context.num_classes:
         raise SystemExit(f"{context.inputs['base_model']} is a {info['arch']} with {info['num_classes']} classes; "
                          f"this run needs a {context.settings['arch']} with {context.num_classes}: rerun the base run "
@@ -40,7 +40,5 @@ def retrain_head(context, groups, selection: str) -> dict:
 
 
 def train(context) -> dict:
-    from ddb.core.tables import read_table
-
-    scores = read_table(context.scores, "scores").set_index("sample_id").loc[context.val.sample_ids]
-    return retrain_head(context, scores["pseudo_group"].to_numpy(dtype="int64"), "label_free_pseudo_group")
+    groups = context.amplifier_scores(context.val)["pseudo_group"].to_numpy(dtype="int64")
+    return retrain_head(context, groups, "label_free_pseudo_group")

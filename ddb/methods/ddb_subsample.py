@@ -17,10 +17,7 @@ def objective(context):
 
     from ddb.algorithms.group_balance import BalancedDraws, group_balanced
     from ddb.algorithms.objective import Objective
-    from ddb.core.tables import read_table
-
-    scores = read_table(context.scores, "scores").set_index("sample_id").loc[context.train.sample_ids]
-    groups = torch.tensor(scores["pseudo_group"].to_numpy(dtype="int64"))
+    groups = torch.tensor(context.amplifier_scores(context.train)["pseudo_group"].to_numpy(dtype="int64"))
     if context.method_settings["balance"] == "upsample":
         return BalancedDraws(groups)
     kept = group_balanced(groups, context.generator)
