@@ -5,7 +5,8 @@ amplifier cannot have seen, let alone memorised, a real bias-conflicting image. 
 the same classifier on the real training split: the paper's ablation (amplifier on real vs synthetic images), swept
 over epochs to show memorisation. A held-out fraction of the training images picks the epoch (lowest held-out loss)
 or, with ``select_epoch: last``, only reports on it (ddb/training/holdout.py).
-Writes ``model.safetensors``, ``model.json`` and ``training_log.csv`` into the output folder.
+Writes ``model.safetensors``, ``model.json`` and ``training_log.csv`` into the output folder, and ``tensorboard/``
+when switched on (ddb/training/curves.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Trained on the real *val* split, whose images are balanced over label x bias, so
 bias (on the training split it would be); half of them are held out and its accuracy there is reported, so the
 measurement can be trusted. Images are resized to the diffusion model's resolution, that of the synthetic sets.
 Never an input to any method. Writes ``model.safetensors``, ``model.json`` (with ``holdout_acc``) and
-``training_log.csv``.
+``training_log.csv``, and ``tensorboard/`` when switched on (ddb/training/curves.py).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ label_free, label_free_pseudo_group or oracle), never on test; the same score st
 evaluations without improvement, so every method gets the budget its own validation curve asks for, within
 ``steps``. A method without an objective fits the model itself (last-layer retraining of another run's model) and
 says what it selected. Writes ``model.safetensors``, ``model.json``, ``training_log.csv`` and ``selection.json``
-(the selected step, how it trained, and what it was computed on: device and torch thread count).
+(the selected step, how it trained, and what it was computed on: device and torch thread count), and
+``tensorboard/`` when switched on (ddb/training/curves.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ddb.core.settings import resolve_settings
 from ddb.core.tables import read_table
 from ddb.models.classifiers import predict_logits, save_classifier
 from ddb.training.checkpoint import Checkpoint, input_fingerprint
+from ddb.training.curves import Curves
 from ddb.training.device import setup
 from ddb.training.augmentation import eval_view, train_view
 from ddb.training.loop import fit, new_classifier
@@ -125,6 +127,7 @@ def main(argv=None) -> None:
         return score, {"val_selection_score": score, **{f"val_{k}": v for k, v in metrics.items()}}
 
     checkpoint = Checkpoint(args.out, fingerprint, every, minutes=minutes)
+    curves = Curves(args.out)
     if not hasattr(module, "objective"):  # the method fits the model itself (train) and says what it selected
         fitted = module.train(context)
         history = [{"step": 0, **validate(model)[1]}]
@@ -136,7 +139,7 @@ def main(argv=None) -> None:
         best, history = fit(model, context.train, settings, settings["steps"], generator, device,
                             eval_every=settings["eval_every"], objective=objective, validate=validate,
                             augment=train_view(settings, generator), checkpoint=checkpoint, what=args.method,
-                            patience=settings["patience"], min_steps=settings["min_steps"])
+                            patience=settings["patience"], min_steps=settings["min_steps"], curves=curves)
         model.load_state_dict(best.state)
         steps_trained = int(history[-1]["step"])
         log.info("selected step %d of %d trained (%s validation score %.4f)", best.step, steps_trained,
@@ -154,12 +157,13 @@ def main(argv=None) -> None:
                                      "image_size": int(train.images.shape[-1]), "method": args.method,
                                      "seed": args.seed, "settings": settings, "method_settings": own_settings})
         pd.DataFrame(history).to_csv(tmp / "training_log.csv", index=False)
+        curves.keep(tmp)
         (tmp / "selection.json").write_text(json.dumps({
             **selected, "method_uses_bias_labels": method.uses_bias_labels, "uses_bias_labels": uses_bias,
             **compute_record(device),
         }, indent=2))
         write_manifest(tmp)  # readers check the weights against it
-    for finished in (checkpoint, *own_checkpoints):
+    for finished in (checkpoint, *own_checkpoints, curves):
         finished.remove()
 
 

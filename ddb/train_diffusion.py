@@ -2,7 +2,8 @@
 
 Reads the metadata table and the train images (class labels only; bias labels are never read).
 Writes a folder with ``unet/`` and ``scheduler/`` (diffusers ``save_pretrained``, safetensors), ``model_info.json``
-(classes, null label, settings) and ``training_log.csv`` (loss per logged step).
+(classes, null label, settings) and ``training_log.csv`` (loss per logged step), and ``tensorboard/`` when switched
+on (ddb/training/curves.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ddb.core.tables import read_table
 from ddb.models.unet import build_unet
 from ddb.training.batches import BatchSampler
 from ddb.training.checkpoint import Checkpoint, RandomState, TrainingRecord, input_fingerprint
+from ddb.training.curves import Curves
 from ddb.training.device import autocast, device_generator, place, setup, to_device, uses_bf16
 from ddb.training.divergence import DivergenceWatch
 
@@ -80,6 +82,8 @@ def main(argv=None) -> None:
                      random=RandomState(generator, noise_generator), record=record,
                      **({"ema": ema} if ema is not None else {}))
     first_step = checkpoint.restore() + 1  # resume a killed or preempted run where its last checkpoint left it
+    curves = Curves(args.out)
+    curves.start(first_step)
     if ema is not None:
         ema.to(device)  # a restored EMA's weights arrive on the CPU
 
@@ -105,6 +109,7 @@ def main(argv=None) -> None:
         if step % settings["log_every"] == 0 or step == settings["steps"]:
             watch.check()
             record.history.append({"step": step, "loss": record.mean_running(), "lr": lr_schedule.get_last_lr()[0]})
+            curves.add(record.history[-1])
             progress(step, loss=record.history[-1]["loss"])
         else:
             progress(step)
@@ -122,8 +127,10 @@ def main(argv=None) -> None:
                 "image_size": settings["image_size"], "settings": settings}
         (tmp / "model_info.json").write_text(json.dumps(info, indent=2))
         pd.DataFrame(record.history).to_csv(tmp / "training_log.csv", index=False)
+        curves.keep(tmp)
         write_manifest(tmp)  # sampling checks the weights against it
     checkpoint.remove()
+    curves.remove()
     log.info("saved diffusion model to %s", args.out)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # this checkout's ddb, even where another one is installed
-from ddb.core.settings import DETERMINISTIC_ENV
+from ddb.core.settings import DETERMINISTIC_ENV, TENSORBOARD_ENV
 from ddb.methods import INPUT_KINDS
 from ddb.workflow.planning import Plan, canonical_json, coerce_to_schema
 
@@ -23,6 +23,8 @@ validate(config, "../ddb/config.schema.yaml")
 # Deterministic kernels or fast ones: how jobs compute, not what, so it reaches them through the environment (local
 # jobs and SLURM jobs inherit it) rather than as a param that would rerun them.
 os.environ[DETERMINISTIC_ENV] = config["deterministic"]
+# TensorBoard event files beside each training log: how training is watched, the same way
+os.environ[TENSORBOARD_ENV] = "yes" if config["tensorboard"] else "no"
 
 PLAN = Plan(config, workflow.basedir)
 DATASETS = PLAN.datasets

@@ -185,6 +185,16 @@ def test_config_change_reruns_exactly_the_dependent_stages(workflow_copy, change
     assert planned_jobs(workflow_copy, "--configfile", tiny_with(workflow_copy, "changed.yaml", **changes)) == expected
 
 
+def test_switching_tensorboard_on_reruns_nothing_and_reaches_the_jobs(workflow_copy, tmp_path):
+    assert planned_jobs(workflow_copy, "--configfile", "tiny.yaml", "--config", "tensorboard=true") == {}
+    work = tmp_path / "work"
+    shutil.copytree(workflow_copy, work, symlinks=True)  # a copy: the other tests read the finished run
+    amplifier = "results/shapes/amplifier/synthetic/base/model"
+    snakemake(work, "--configfile", "tiny.yaml", "--config", "tensorboard=true", "--force", amplifier)
+    assert list((work / amplifier / "tensorboard").glob("events.out.tfevents.*"))
+    assert not (work / f"{amplifier}.tensorboard").exists()
+
+
 def test_nested_numbers_on_the_command_line_are_numbers(workflow_copy):
     """`--config 'diffusion={steps: 2}'`: Snakemake reads the 2 as a string; it reaches the schema as a number."""
     jobs = planned_jobs(workflow_copy, "--configfile", "tiny.yaml", "--config", "diffusion={steps: 2}")

@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torchvision import models as tv_models
 
 from ddb.core.integrity import damaged, verify_files
 from ddb.models.staged import staged_state_dict, unavailable_reason
@@ -54,14 +53,18 @@ def small_cnn(num_classes: int, width: int = 16) -> nn.Sequential:
     )
 
 
-RESNETS = {"resnet18": tv_models.resnet18, "resnet50": tv_models.resnet50}
+RESNETS = ("resnet18", "resnet50")  # torchvision.models builders of these names
 
 
 def resnet(arch: str, num_classes: int, pretrained: str, weights_folder: Path | None = None) -> nn.Sequential:
     """torchvision ResNet with a new head. ``pretrained``: yes (its ImageNet weights, staged in ``weights_folder``
     by rule stage_weights: ddb/models/staged.py), no, or auto (the staged weights where staging could get
     them, else random init with a warning). Nothing is downloaded here."""
-    net = RESNETS[arch](weights=None)
+    # torchvision here, not above: importing it takes about 2 s (it loads torch._dynamo), which every job of a small
+    # CNN would pay at start-up
+    from torchvision import models
+
+    net = getattr(models, arch)(weights=None)
     if pretrained in ("yes", "auto"):
         state = None
         if weights_folder is None:

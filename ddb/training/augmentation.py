@@ -13,7 +13,8 @@ where it shrinks a crop it averages ceil(box / size) samples per output pixel al
 aliasing). For the protocols' crops it is within a fifth of a grey level on average of torchvision's antialiased
 resize (tests/test_augmentation.py), and twice as fast on a CPU. The
 offsets, boxes and flips are drawn on the CPU from the stage's ``torch.Generator``, so a seed fixes them on every
-device.
+device. torchvision is imported where a crop is made, not at the top: importing it takes about 2 s (it loads
+torch._dynamo), which every job without crops would pay at start-up.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from torchvision.ops import roi_align
-from torchvision.transforms import RandomResizedCrop
-from torchvision.transforms.v2 import functional as TF
 
 from ddb.training.device import to_device
 
@@ -50,6 +48,8 @@ def crop_boxes(n: int, height: int, width: int, scale, ratio, generator: torch.G
     """``n`` crop boxes (top, left, height, width) drawn by torchvision's RandomResizedCrop.get_params, which draws
     from torch's global generator: it runs under a forked global state seeded from ``generator``, so the boxes
     depend on the stage's seed alone and the global state is left as it was."""
+    from torchvision.transforms import RandomResizedCrop  # here, not above: see the module docstring
+
     seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
     shape_only = torch.empty(0, height, width)
     with torch.random.fork_rng(devices=[]):
@@ -60,6 +60,8 @@ def crop_boxes(n: int, height: int, width: int, scale, ratio, generator: torch.G
 def crop_resize(images: torch.Tensor, boxes: list[tuple[int, ...]], size: int) -> torch.Tensor:
     """Each image's box (top, left, height, width) resized to ``size`` x ``size``, the whole batch in one
     ``roi_align`` call; uint8 in, uint8 out."""
+    from torchvision.ops import roi_align  # here, not above: see the module docstring
+
     rois = torch.tensor([[i, left, top, left + width, top + height]
                          for i, (top, left, height, width) in enumerate(boxes)], dtype=torch.float32)
     out = roi_align(images.float(), to_device(rois, images.device), [size, size], spatial_scale=1.0,
@@ -89,5 +91,7 @@ def eval_view(settings: dict) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """What validation, scoring and testing show the classifier of ``settings``: the centre crop of ``crop_size``
     for ``resized_crop``, the image itself otherwise (None)."""
     if settings.get("augmentation", "shift_flip") == "resized_crop":
+        from torchvision.transforms.v2 import functional as TF  # here, not above: see the module docstring
+
         return lambda images: TF.center_crop(images, [settings["crop_size"]] * 2)
     return None

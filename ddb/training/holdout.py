@@ -20,6 +20,7 @@ from ddb.core.images import ImageSet
 from ddb.core.integrity import write_manifest
 from ddb.models.classifiers import predict_logits, save_classifier
 from ddb.training.checkpoint import Checkpoint
+from ddb.training.curves import Curves
 from ddb.training.loop import fit, new_classifier
 
 log = logging.getLogger("ddb.training")
@@ -47,9 +48,10 @@ def train_with_holdout(data: ImageSet, num_classes: int, settings: dict, device:
     steps_per_epoch = max(1, len(train) // settings["batch_size"])
     # a checkpoint after every epoch: a killed job resumes at the next epoch
     checkpoint = Checkpoint(out, fingerprint | {"settings": settings}, every=steps_per_epoch)
+    curves = Curves(out)
     best, history = fit(model, train, settings, settings["epochs"] * steps_per_epoch, generator, device,
                         eval_every=steps_per_epoch, validate=validate if n_holdout else None, checkpoint=checkpoint,
-                        what=what, lr_setting=lr_setting)
+                        what=what, lr_setting=lr_setting, curves=curves)
     log_table = pd.DataFrame(history)
     log_table.insert(0, "epoch", log_table["step"] // steps_per_epoch)
     if settings["select_epoch"] == "holdout_loss" and n_holdout:
@@ -64,5 +66,7 @@ def train_with_holdout(data: ImageSet, num_classes: int, settings: dict, device:
                                      "image_size": int(train.images.shape[-1]), **info, "best_epoch": kept,
                                      "holdout_acc": holdout_acc, "settings": settings})
         log_table.to_csv(tmp / "training_log.csv", index=False)
+        curves.keep(tmp)
         write_manifest(tmp)  # readers check the weights against it
     checkpoint.remove()
+    curves.remove()

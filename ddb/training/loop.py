@@ -30,6 +30,7 @@ from ddb.core.logs import Progress
 from ddb.models.classifiers import build_classifier
 from ddb.training.batches import BatchSampler
 from ddb.training.checkpoint import Checkpoint, RandomState, TrainingRecord
+from ddb.training.curves import Curves
 from ddb.training.device import autocast, place, to_device, uses_bf16
 from ddb.training.divergence import DivergenceWatch
 
@@ -108,7 +109,8 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
         validate: Callable[[nn.Module], tuple[float, dict]] | None = None,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         checkpoint: Checkpoint | None = None, what: str = "train", lr_setting: str = "classifier.lr",
-        patience: int = 0, min_steps: int = 0, checkpoint_at_end: bool = False) -> tuple[BestKeeper, list[dict]]:
+        patience: int = 0, min_steps: int = 0, checkpoint_at_end: bool = False,
+        curves: Curves | None = None) -> tuple[BestKeeper, list[dict]]:
     """Train ``model`` for at most ``steps`` steps on ``train``; ``settings`` gives batch_size, optimizer, lr,
     weight_decay and precision. ``validate(model) -> (score, logged values)`` runs every ``eval_every`` steps and
     the best-scoring weights are kept (higher is better); without it, the last weights. ``patience`` > 0 stops
@@ -116,8 +118,9 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
     (ddb/training/augmentation.py) transforms each uint8 batch on the device before it is scaled to [0, 1]. A
     non-finite loss or gradient norm stops the stage (``lr_setting`` names the config key to lower).
     ``checkpoint_at_end`` saves the state after the last step too (a model the stage goes on to use, like JTT's
-    identification model, so a job killed later does not train it again). Returns the kept weights
-    (``BestKeeper``) and the logged rows (the last row's step: steps trained)."""
+    identification model, so a job killed later does not train it again). ``curves`` also get each logged row
+    (TensorBoard, when switched on). Returns the kept weights (``BestKeeper``) and the logged rows (the last row's
+    step: steps trained)."""
     objective = objective or Objective()
     params = [*model.parameters(), *(p for m in objective.extra_modules for p in m.parameters())]
     optimizer = build_optimizer(params, settings)
@@ -131,6 +134,8 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
         first_step = checkpoint.restore() + 1
         if validate is not None and best.stops_at(first_step - 1, patience, min_steps):  # killed after stopping early
             first_step = steps + 1
+    if curves:
+        curves.start(first_step)
 
     for module in (model, *objective.extra_modules):
         module.train()
@@ -169,6 +174,8 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
                 row |= logged
                 stop = best.stops_at(step, patience, min_steps)
             record.history.append(row)
+            if curves:
+                curves.add(row)
             progress(step, train_loss=row["train_loss"], **({"validation_score": score} if validate else {}))
         else:
             progress(step)
@@ -180,6 +187,8 @@ def fit(model: nn.Module, train: ImageSet, settings: dict, steps: int, generator
                      what, step, patience, best.step)
             break
     watch.check()
+    if curves:
+        curves.close()
     if validate is None:
         best.offer(model, 0.0, steps)
     return best, record.history
