@@ -1,6 +1,11 @@
+import os
+import shutil
+
 import pytest
+from filelock import FileLock
 
 from fileserver import FileServer
+from helpers import copy_workflow, snakemake
 
 
 @pytest.fixture
@@ -8,3 +13,22 @@ def file_server():
     """A local HTTP server (127.0.0.1 only) whose ``files`` dict maps URL paths to bytes."""
     with FileServer().running() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_run(tmp_path_factory):
+    """A copy of the workflow that ran the tiny config to the end, once per test session: the first test (of any
+    xdist worker) that asks for it runs it, the others wait for it. Read-only: a test that edits or adds anything
+    works in a copy (``shutil.copytree(finished_tiny_run, ..., symlinks=True)`` keeps the modification times, so
+    Snakemake sees the copy finished too)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this session's folder, common to its workers
+    work, done = shared / "finished_tiny_run", shared / "finished_tiny_run.done"
+    with FileLock(str(shared / "finished_tiny_run.lock")):
+        if not done.exists():
+            shutil.rmtree(work, ignore_errors=True)
+            snakemake(copy_workflow(work), "--configfile", "tiny.yaml")
+            done.touch()
+    return work
+

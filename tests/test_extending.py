@@ -6,13 +6,14 @@ import hashlib
 import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from ddb import methods
-from helpers import REPO, copy_workflow, snakemake
+from helpers import REPO, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow  # real workflow runs
 
@@ -59,8 +60,9 @@ def documented_commands(doc: str) -> list[list[str]]:
     return [shlex.split(line) for block in fenced(doc, "bash") for line in block.splitlines() if line.strip()]
 
 
-def test_adding_a_method_as_documented_takes_one_module_and_its_schema_entry(tmp_path):
-    work = copy_workflow(tmp_path / "workflow")
+def test_adding_a_method_as_documented_takes_one_module_and_its_schema_entry(finished_tiny_run, tmp_path):
+    work = tmp_path / "workflow"
+    shutil.copytree(finished_tiny_run, work, symlinks=True)  # the finished tiny run: only the new method's jobs run
     module, settings = fenced("add-a-method.md", "python")[0], fenced("add-a-method.md", "yaml")[0]
     assert settings.startswith("# ddb/config.schema.yaml, under $defs: recipes: properties:")
     name = Path(write_module(work, module)).stem
@@ -73,12 +75,17 @@ def test_adding_a_method_as_documented_takes_one_module_and_its_schema_entry(tmp
     (command,) = documented_commands("add-a-method.md")
     assert command[:2] == ["snakemake", "-n"]
     assert f"results/shapes/debias/{name}/base/seed0/model" in snakemake(work, *command[1:]).stdout
-    snakemake(work, "--configfile", "tiny.yaml", "--config", f"methods=[{name}]", "recipes={%s: {factor: 3}}" % name)
+    config = ["--configfile", "tiny.yaml", "--config", f"methods=[{name}]", "recipes={%s: {factor: 3}}" % name]
+    jobs = planned_jobs(work, *config)
+    assert jobs["train_debiased"] == jobs["evaluate"] == 1  # the new method's run; nothing that exists trains again
+    assert not {"train_diffusion", "sample_synthetic", "train_amplifier", "score_real"} & set(jobs)
+    snakemake(work, *config)
     metrics = json.loads((work / f"results/shapes/debias/{name}/base/seed0/metrics.json").read_text())
     assert metrics["method"] == name and metrics["amplifier"] == "synthetic/base" and not metrics["uses_bias_labels"]
     model = json.loads((work / f"results/shapes/debias/{name}/base/seed0/model/model.json").read_text())
     assert model["method_settings"] == {"factor": 3}  # its own settings section, from the config
-    assert pd.read_csv(work / "results/tables/summary.csv")["method"].tolist() == [name]
+    summary = pd.read_csv(work / "results/tables/summary.csv")
+    assert summary[summary["in_config"]]["method"].tolist() == [name]  # the finished runs' rows stay, marked
     assert name not in methods.method_names()  # the checkout itself is untouched
 
 

@@ -2,7 +2,10 @@
 as generic resources), after the README's step that sets the site's values:
 
 - the design card's command, ``snakemake --profile slurm all``, typed in the root of a copy of the repository, runs
-  the tiny pipeline (test-only settings come through config files: the tiny pipeline as the copy's config.yaml);
+  the tiny pipeline (test-only settings come through config files: the tiny pipeline as the copy's config.yaml) with
+  every rule and every kind of method input (no amplifier, the synthetic amplifier's scores, the real-data amplifier,
+  another run's model), not every method: a method is a module run by train_debiased, which SLURM sees as the same
+  rule (tests/test_workflow.py runs them all);
 - the README's preset command, ``snakemake --profile slurm --configfile configs/paper.yaml configs/waterbirds.yaml
   configs/rehearsal.yaml -- all``, rehearses the Waterbirds preset with the paper's diffusion settings on fixture
   files: the paper UNet, the ancestral sampler, ResNet-50 at 224 px from weights staged on the login node.
@@ -18,7 +21,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from ddb import methods
 from helpers import ENV, REPO, TINY, copy_workflow
 from rehearsal import rehearsal_copy, run
 from slurm_cluster import missing, single_node_cluster
@@ -29,6 +34,9 @@ TEST_CLUSTER = """slurm-status-command: squeue
 slurm-init-seconds-before-status-checks: 1
 slurm-keep-successful-logs: true
 """
+
+# the methods of the card command's run: each input kind of train_debiased and each kind of amplifier, once or more
+ONE_METHOD_PER_INPUT_KIND = ("erm", "ddb_i", "ddb_ii", "ddb_i_real_amplifier", "ddb_llr")
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(missing() is not None, reason=f"no SLURM here: {missing()}")]
 
@@ -82,9 +90,18 @@ def assert_partitions_follow_gpus(jobs: list[tuple[str, str, bool]]) -> None:
     assert requested == rules_declaring_gpus() & ran and requested and ran - requested
 
 
+def test_the_card_command_s_methods_read_every_kind_of_input():
+    def kinds(names):
+        found = [methods.method(name) for name in names]
+        return {kind for m in found for kind in m.needs} | {m.amplifier_trained_on for m in found}
+
+    assert kinds(ONE_METHOD_PER_INPUT_KIND) == kinds(methods.method_names())
+
+
 def test_the_card_command_submits_the_pipeline_through_slurm(cluster, tmp_path):
     work = copy_workflow(tmp_path / "work")
-    (work / "config.yaml").write_text(TINY.read_text())  # the copy's own config: the tiny pipeline
+    tiny = yaml.safe_load(TINY.read_text()) | {"methods": list(ONE_METHOD_PER_INPUT_KIND)}
+    (work / "config.yaml").write_text(yaml.safe_dump(tiny))  # the copy's own config: the tiny pipeline
     set_site(work)
     proc = subprocess.run("snakemake --profile slurm all", shell=True, cwd=work, env=cluster, capture_output=True,
                           text=True, timeout=1500)
@@ -97,7 +114,8 @@ def test_the_card_command_submits_the_pipeline_through_slurm(cluster, tmp_path):
     cpu_rules = {"prepare_data", "evaluate", "evaluate_amplifier", "measure_real_bias", "measure_synthetic_bias"}
     assert (rules_declaring_gpus() - {"generate_urbancars"}) | cpu_rules <= ran_on_slurm
     assert "collect" not in ran_on_slurm  # a local rule
-    assert len(jobs) == 40 == len(slurm_logs)  # the 48 jobs of the tiny run but the 8 local ones
+    assert len(jobs) == 26 == len(slurm_logs)  # the 34 jobs of this run but the 8 local ones
+    assert {run.split("/")[0] for run in os.listdir(work / "results/shapes/debias")} == set(ONE_METHOD_PER_INPUT_KIND)
     assert (work / "results/tables/summary.csv").exists()
 
 

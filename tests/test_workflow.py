@@ -37,10 +37,10 @@ REAL_BIAS = {"train_bias_classifier": 1, "measure_real_bias": 1}
 
 
 @pytest.fixture(scope="session")
-def workflow_copy(tmp_path_factory):
-    """A copy of the workflow (so code-edit tests never touch the checkout) that ran the tiny config once."""
-    work = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    snakemake(work, "--configfile", "tiny.yaml")
+def workflow_copy(finished_tiny_run, tmp_path_factory):
+    """A copy of the finished tiny run (tests/conftest.py) of this file's own: code-edit tests edit and restore it."""
+    work = tmp_path_factory.mktemp("workflow") / "work"
+    shutil.copytree(finished_tiny_run, work, symlinks=True)
     return work
 
 
@@ -234,7 +234,8 @@ def test_a_model_built_on_a_model_chosen_with_bias_labels_says_so(workflow_copy,
 
     assert train("erm", tmp_path / "erm", settings={"selection": "oracle"})["uses_bias_labels"] is True
     llr = train("ddb_llr", tmp_path / "llr", "--base-model", str(tmp_path / "erm"), "--scores",
-                str(res / "amplifier/synthetic/base/scores.parquet"))
+                str(res / "amplifier/synthetic/base/scores.parquet"), "--method-settings",
+                json.dumps(yaml.safe_load(TINY.read_text())["recipes"]["ddb_llr"]))
     assert llr["method_uses_bias_labels"] is False and llr["uses_bias_labels"] is True
     assert llr["base_selection"] == "oracle" and llr["selection"] == "label_free_pseudo_group"
     assert str(llr["c"]) in llr["tuning_worst_group_acc"]
