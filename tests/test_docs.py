@@ -89,3 +89,16 @@ def test_the_readme_links_every_page_of_the_docs_and_every_link_resolves():
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).exists(), f"{page.relative_to(REPO)} links {target}, which does not exist"
     assert len(readme.splitlines()) < 300  # a page a newcomer reads in ten minutes; details go to docs/
+
+
+def test_measured_tables_are_their_json_as_the_measuring_tool_renders_it(tmp_path, capsys):
+    from ddb.tools import doc_tables
+
+    assert doc_tables.main(["--check"]) == 0
+    page = (REPO / "docs/performance.md").read_text()
+    assert page.count("<!-- table from docs/measurements/") == 2  # the benchmark's and the scale benchmark's
+    (tmp_path / "performance.md").write_text(page.replace("|     251.7      |", "|     261.7      |"))  # by hand
+    assert doc_tables.main(["--check", "--docs", str(tmp_path)]) == 1
+    assert "performance.md: a table differs from its JSON" in capsys.readouterr().err
+    assert doc_tables.main(["--docs", str(tmp_path)]) == 0
+    assert (tmp_path / "performance.md").read_text() == page  # rewritten from the JSON

@@ -396,16 +396,22 @@ def with_ratios(rows: list[dict]) -> pd.DataFrame:
 
 
 def render(table: pd.DataFrame, machine: dict) -> str:
-    shown = table[["group", "config", "variant", "images_per_s", "vs_baseline", "s_per_call", "peak_mb", "peak_added_mb",
-                   "note"]].copy()
+    header = (f"# ddb benchmark on {machine['device_name']} ({machine['device']}), torch {machine['torch']}, "
+              f"{machine['cpu_threads']} CPU threads, {machine['repeats']} repeats after {machine['warmup']} warm-up\n\n")
+    return header + render_rows(table)
+
+
+def render_rows(table: pd.DataFrame) -> str:
+    """The Markdown table of measured rows (with their ratios: :func:`with_ratios`)."""
+    # rows measured before the peaks were recorded have none: their columns stay empty
+    shown = table.reindex(columns=["group", "config", "variant", "images_per_s", "vs_baseline", "s_per_call", "peak_mb",
+                                   "peak_added_mb", "note"]).fillna({"note": ""})
     shown["images_per_s"] = shown["images_per_s"].map(lambda v: f"{v:,.1f}" if v >= 10 else f"{v:.3g}")
     shown["vs_baseline"] = shown["vs_baseline"].map(lambda v: f"{v:.2f}x")
     shown["s_per_call"] = shown["s_per_call"].map(lambda v: f"{v:.3f}")
     for column in ("peak_mb", "peak_added_mb"):
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
-    header = (f"# ddb benchmark on {machine['device_name']} ({machine['device']}), torch {machine['torch']}, "
-              f"{machine['cpu_threads']} CPU threads, {machine['repeats']} repeats after {machine['warmup']} warm-up\n\n")
-    return header + shown.to_markdown(index=False) + "\n"
+    return shown.to_markdown(index=False) + "\n"
 
 
 def machine_info(device: torch.device, args) -> dict:

@@ -85,12 +85,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def render_rows(rows: list[dict]) -> str:
+    """The Markdown table of measured ``rows``, by stage (in DAG order), then dataset size."""
+    table = pd.DataFrame(rows).sort_values(["stage", "images"], key=lambda c: c.map(list(STAGES).index)
+                                           if c.name == "stage" else c, kind="stable")
+    shown = table.rename(columns={"images": "dataset images", "images_processed": "images processed",
+                                  "seconds": "wall s", "ms_per_image": "ms / image", "peak_rss_mb": "peak RSS (MB)"})
+    return shown.to_markdown(index=False, floatfmt=",.1f", intfmt=",") + "\n"
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     rows = [row for n in args.sizes for row in run_size(args.work / f"n{n}", n, args.image_size, args.cores)]
-    table = pd.DataFrame(rows)
-    text = (f"# ddb scale benchmark: {args.image_size} px, sizes {', '.join(map(str, args.sizes))}\n\n"
-            + table.to_markdown(index=False, floatfmt=".2f") + "\n")
+    text = f"# ddb scale benchmark: {args.image_size} px, sizes {', '.join(map(str, args.sizes))}\n\n" + render_rows(rows)
     write_text(args.out, json.dumps({"image_size": args.image_size, "rows": rows}, indent=2))
     write_text(args.out.with_suffix(".md"), text)
     print(text)
