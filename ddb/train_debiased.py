@@ -131,6 +131,8 @@ def main(argv=None) -> None:
     if not hasattr(module, "objective"):  # the method fits the model itself (train) and says what it selected
         fitted = module.train(context)
         history = [{"step": 0, **validate(model)[1]}]
+        curves.start(1)
+        curves.add(history[0])
         selected = {"selection": fitted.pop("selection"), "step": 0, "val_score": fitted.pop("val_score"),
                     "steps_trained": 0, "stopped_early": False, **fitted}
         uses_bias = method.uses_bias_labels

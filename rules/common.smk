@@ -7,8 +7,9 @@ from pathlib import Path
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # this checkout's ddb, even where another one is installed
-from ddb.core.settings import DETERMINISTIC_ENV, TENSORBOARD_ENV
+from ddb.core.settings import DETERMINISTIC_ENV
 from ddb.methods import INPUT_KINDS
+from ddb.training.curves import TENSORBOARD_ENV
 from ddb.workflow.planning import Plan, canonical_json, coerce_to_schema
 
 # Jobs call `python -m ddb.<stage>`: without --sdm conda that is the environment running Snakemake itself,

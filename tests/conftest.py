@@ -24,11 +24,18 @@ def finished_tiny_run(tmp_path_factory):
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # this session's folder, common to its workers
-    work, done = shared / "finished_tiny_run", shared / "finished_tiny_run.done"
-    with FileLock(str(shared / "finished_tiny_run.lock")):
+    work = shared / "finished_tiny_run"
+    done, failed = work.with_name(f"{work.name}.done"), work.with_name(f"{work.name}.failed")
+    with FileLock(str(work.with_name(f"{work.name}.lock"))):
+        if failed.exists():  # one failure is enough: the other workers do not run it again
+            pytest.fail(f"the shared tiny run failed in another worker:\n{failed.read_text()}")
         if not done.exists():
             shutil.rmtree(work, ignore_errors=True)
-            snakemake(copy_workflow(work), "--configfile", "tiny.yaml")
+            try:
+                snakemake(copy_workflow(work), "--configfile", "tiny.yaml")
+            except AssertionError as error:
+                failed.write_text(str(error))
+                raise
             done.touch()
     return work
 

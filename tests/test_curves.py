@@ -7,13 +7,9 @@ import sys
 
 import pandas as pd
 import pytest
-import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from ddb.core.images import ImageSet
-from ddb.core.settings import TENSORBOARD_ENV, resolve_settings
-from ddb.training.curves import Curves
-from ddb.training.holdout import train_with_holdout
+from ddb.training.curves import TENSORBOARD_ENV, Curves
 from helpers import ENV, REPO
 
 # a 6-epoch amplifier on 40 noise images, in memory (the stage module of train_amplifier and train_bias_classifier)
@@ -88,6 +84,20 @@ def test_a_fresh_run_clears_what_a_failed_one_left(tmp_path, monkeypatch):
         curves.add({"step": 3, "train_loss": value})
         curves.close()
     assert scalars(tmp_path / "m.tensorboard") == {"train_loss": [(3, 2.0)]}
+
+
+def test_a_run_switched_off_removes_what_one_switched_on_left_and_keeps_none_of_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(TENSORBOARD_ENV, "yes")
+    killed = Curves(tmp_path / "m")
+    killed.start(1)
+    killed.add({"step": 1, "train_loss": 1.0})
+    monkeypatch.setenv(TENSORBOARD_ENV, "no")
+    finished = Curves(tmp_path / "m")
+    finished.start(1)
+    (tmp_path / "out").mkdir()
+    finished.keep(tmp_path / "out")
+    finished.remove()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not list((tmp_path / "out").iterdir())
 
 
 def test_a_wrong_switch_value_says_which_values_work(monkeypatch):

@@ -17,9 +17,6 @@ SCHEMA_PATH = Path(__file__).parents[1] / "config.schema.yaml"
 # it, ddb.training.device reads it): it decides how kernels are chosen, not what a stage computes, so switching it
 # reruns nothing.
 DETERMINISTIC_ENV = "DDB_DETERMINISTIC"
-# The config's ``tensorboard`` switch, the same way (ddb/training/curves.py): how training is watched, not what it
-# computes.
-TENSORBOARD_ENV = "DDB_TENSORBOARD"
 
 
 def load_schema() -> dict:

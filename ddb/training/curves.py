@@ -12,7 +12,9 @@ import os
 import shutil
 from pathlib import Path
 
-from ddb.core.settings import TENSORBOARD_ENV
+# set by rules/common.smk from the config (here, not in ddb/core/settings.py, which every stage imports: a new name
+# there would change every stage's code identity)
+TENSORBOARD_ENV = "DDB_TENSORBOARD"
 
 
 def tensorboard_on() -> bool:
@@ -23,16 +25,18 @@ def tensorboard_on() -> bool:
 
 
 class Curves:
-    """The event files of the stage writing ``out``; every method does nothing when TensorBoard is off."""
+    """The event files of the stage writing ``out``; off, nothing is written (:meth:`remove` still clears what a run
+    that was switched on left)."""
 
     def __init__(self, out: str | os.PathLike):
-        self.live = Path(f"{out}.tensorboard") if tensorboard_on() else None
+        self.on = tensorboard_on()
+        self.live = Path(f"{out}.tensorboard")
         self.writer = None
 
     def start(self, first_step: int) -> None:
         """Open the event file before step ``first_step``: a fresh run clears what a failed one left, a resumed run
         hides the rows it is about to write again (TensorBoard's purge_step)."""
-        if self.live is None:
+        if not self.on:
             return
         if first_step <= 1:
             shutil.rmtree(self.live, ignore_errors=True)
@@ -47,6 +51,7 @@ class Curves:
         for name, value in row.items():
             if name != "step" and isinstance(value, numbers.Real) and not isinstance(value, bool):
                 self.writer.add_scalar(name, float(value), int(row["step"]))
+        self.writer.flush()  # a row every few hundred steps: on disk at once, also when the run then fails
 
     def close(self) -> None:
         if self.writer is not None:
@@ -56,10 +61,9 @@ class Curves:
     def keep(self, folder: Path) -> None:
         """Copy the event files into ``folder``, the output being written (before its atomic rename)."""
         self.close()
-        if self.live is not None and self.live.exists():
+        if self.on and self.live.exists():
             shutil.copytree(self.live, folder / "tensorboard")
 
     def remove(self) -> None:
         """Once the output is in place (like a finished run's checkpoint)."""
-        if self.live is not None:
-            shutil.rmtree(self.live, ignore_errors=True)
+        shutil.rmtree(self.live, ignore_errors=True)
