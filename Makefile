@@ -23,7 +23,7 @@ report: $(VENV)/.installed  ## the HTML report of the finished run, and screensh
 	$(VENV)/bin/python -m ddb.tools.screenshot results/report.html --out-dir results/report_screenshots
 
 test: $(VENV)/.installed  ## every test, one worker per core (a test file stays on one worker: the tiny run is shared)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -n auto --dist loadfile
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 test-fast: $(VENV)/.installed  ## the unit tests alone (no Snakemake, SLURM or browser), under 2 minutes
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -n auto --dist loadfile -m "not slow"
