@@ -19,8 +19,7 @@ def file_server():
 def finished_tiny_run(tmp_path_factory):
     """A copy of the workflow that ran the tiny config to the end, once per test session: the first test (of any
     xdist worker) that asks for it runs it, the others wait for it. Read-only: a test that edits or adds anything
-    works in a copy (``shutil.copytree(finished_tiny_run, ..., symlinks=True)`` keeps the modification times, so
-    Snakemake sees the copy finished too)."""
+    works in a copy (``helpers.copy_of_run``)."""
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # this session's folder, common to its workers
@@ -38,7 +37,6 @@ def finished_tiny_run(tmp_path_factory):
                 raise
             done.touch()
     return work
-
 
 
 def pytest_collection_modifyitems(items):

@@ -58,6 +58,13 @@ def copy_workflow(work: Path) -> Path:
     return work
 
 
+def copy_of_run(work: Path, destination: Path) -> Path:
+    """A copy of a workflow copy with its results, modification times kept, so Snakemake sees what was finished
+    there as finished in the copy too."""
+    shutil.copytree(work, destination, symlinks=True)
+    return destination
+
+
 def tiny_with(work: Path, name: str, **changes) -> str:
     """Write the tiny config with ``changes`` (section -> dict of keys) merged in; return its file name."""
     config = yaml.safe_load(TINY.read_text())

@@ -6,14 +6,13 @@ import hashlib
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from ddb import methods
-from helpers import REPO, copy_workflow, planned_jobs, snakemake
+from helpers import REPO, copy_of_run, copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow  # real workflow runs
 
@@ -61,8 +60,7 @@ def documented_commands(doc: str) -> list[list[str]]:
 
 
 def test_adding_a_method_as_documented_takes_one_module_and_its_schema_entry(finished_tiny_run, tmp_path):
-    work = tmp_path / "workflow"
-    shutil.copytree(finished_tiny_run, work, symlinks=True)  # the finished tiny run: only the new method's jobs run
+    work = copy_of_run(finished_tiny_run, tmp_path / "workflow")  # finished: only the new method's jobs will run
     module, settings = fenced("add-a-method.md", "python")[0], fenced("add-a-method.md", "yaml")[0]
     assert settings.startswith("# ddb/config.schema.yaml, under $defs: recipes: properties:")
     name = Path(write_module(work, module)).stem

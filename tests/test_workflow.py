@@ -19,8 +19,8 @@ from PIL import Image
 from ddb import methods
 from ddb.core.tables import read_table
 from ddb.tools import screenshot
-from helpers import (ENV, REPO, SNAKEMAKE, TINY, URBANCARS_SETTINGS, byo, copy_workflow, planned_jobs, rows_for,
-                     serve_downloadable_sources, snakemake, stanford_cars_files, tiny_with, waterbirds_archive)
+from helpers import (ENV, REPO, SNAKEMAKE, TINY, URBANCARS_SETTINGS, byo, copy_of_run, copy_workflow, planned_jobs,
+                     rows_for, serve_downloadable_sources, snakemake, stanford_cars_files, tiny_with, waterbirds_archive)
 
 METHODS = {name: methods.method(name) for name in methods.method_names()}
 pytestmark = pytest.mark.slow  # real stage runs (make test-fast leaves them out)
@@ -39,9 +39,7 @@ REAL_BIAS = {"train_bias_classifier": 1, "measure_real_bias": 1}
 @pytest.fixture(scope="session")
 def workflow_copy(finished_tiny_run, tmp_path_factory):
     """A copy of the finished tiny run (tests/conftest.py) of this file's own: code-edit tests edit and restore it."""
-    work = tmp_path_factory.mktemp("workflow") / "work"
-    shutil.copytree(finished_tiny_run, work, symlinks=True)
-    return work
+    return copy_of_run(finished_tiny_run, tmp_path_factory.mktemp("workflow") / "work")
 
 
 def test_every_stage_writes_its_artifacts(workflow_copy):
@@ -135,8 +133,7 @@ def test_complete_run_has_nothing_left_to_do(workflow_copy):
 
 
 def test_a_damaged_metrics_json_stops_before_collect_and_the_previous_tables_stay(workflow_copy, tmp_path):
-    work = tmp_path / "run"
-    shutil.copytree(workflow_copy, work, symlinks=True)  # a copy: the other tests read the finished run
+    work = copy_of_run(workflow_copy, tmp_path / "run")  # a copy: the other tests read the finished run
     tables = {p.name: p.read_bytes() for p in (work / "results/tables").iterdir()}
     metrics = sorted(work.glob("results/*/debias/**/metrics.json"))[0]
     metrics.write_text(metrics.read_text()[:40])  # cut short
@@ -187,8 +184,7 @@ def test_config_change_reruns_exactly_the_dependent_stages(workflow_copy, change
 
 def test_switching_tensorboard_on_reruns_nothing_and_reaches_the_jobs(workflow_copy, tmp_path):
     assert planned_jobs(workflow_copy, "--configfile", "tiny.yaml", "--config", "tensorboard=true") == {}
-    work = tmp_path / "work"
-    shutil.copytree(workflow_copy, work, symlinks=True)  # a copy: the other tests read the finished run
+    work = copy_of_run(workflow_copy, tmp_path / "work")  # a copy: the other tests read the finished run
     amplifier = "results/shapes/amplifier/synthetic/base/model"
     snakemake(work, "--configfile", "tiny.yaml", "--config", "tensorboard=true", "--force", amplifier)
     assert list((work / amplifier / "tensorboard").glob("events.out.tfevents.*"))

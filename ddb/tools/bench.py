@@ -403,9 +403,8 @@ def render(table: pd.DataFrame, machine: dict) -> str:
 
 def render_rows(table: pd.DataFrame) -> str:
     """The Markdown table of measured rows (with their ratios: :func:`with_ratios`)."""
-    # rows measured before the peaks were recorded have none: their columns stay empty
-    shown = table.reindex(columns=["group", "config", "variant", "images_per_s", "vs_baseline", "s_per_call", "peak_mb",
-                                   "peak_added_mb", "note"]).fillna({"note": ""})
+    shown = table[["group", "config", "variant", "images_per_s", "vs_baseline", "s_per_call", "peak_mb", "peak_added_mb",
+                   "note"]].copy()
     shown["images_per_s"] = shown["images_per_s"].map(lambda v: f"{v:,.1f}" if v >= 10 else f"{v:.3g}")
     shown["vs_baseline"] = shown["vs_baseline"].map(lambda v: f"{v:.2f}x")
     shown["s_per_call"] = shown["s_per_call"].map(lambda v: f"{v:.3f}")
