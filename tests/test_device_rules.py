@@ -10,6 +10,11 @@ check over ddb/ where a CPU cannot show it, by a behaviour test where it can.
 """
 
 import ast
+import inspect
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -229,6 +234,39 @@ def test_deterministic_kernels_are_a_switch_on_by_default_on_a_cpu(monkeypatch, 
         torch.use_deterministic_algorithms(before[0], warn_only=True)
         torch.backends.cudnn.benchmark = before[1]
 
+
+
+def test_deterministic_kernels_are_torch_s_switch_without_its_compiler_import():
+    """ddb.training.device.use_deterministic_kernels skips torch.use_deterministic_algorithms' import of the compiler's
+    config (it loads torch._dynamo, seconds of every job): correct only while torch's function sets nothing else.
+    A torch upgrade that changes that function fails here; then read it again and adapt the shortcut."""
+    source = textwrap.dedent(inspect.getsource(torch.use_deterministic_algorithms))
+    body = ast.parse(source).body[0].body
+    statements = [ast.unparse(node) for node in body[1:]]  # after the docstring
+    assert statements == ["import torch._inductor.config as inductor_config", "inductor_config.deterministic = mode",
+                          "_C._set_deterministic_algorithms(mode, warn_only=warn_only)"]
+
+    # a stage that only evaluates: deterministic kernels (warnings where there are none), and torch._dynamo never loaded
+    script = ("import sys, torch\nfrom ddb.training.device import setup\nsetup(0)\n"
+              "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),"
+              " 'torch._dynamo' in sys.modules)")
+    env = {**os.environ, "DDB_DEVICE": "cpu", "DDB_DETERMINISTIC": "yes"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True", "False"]
+
+    # with the compiler loaded (a torch.compile), its flag follows too
+    import torch._inductor.config as inductor_config
+
+    from ddb.training.device import use_deterministic_kernels
+
+    before = torch.are_deterministic_algorithms_enabled(), inductor_config.deterministic
+    try:
+        for mode in (True, False):
+            use_deterministic_kernels(mode)
+            assert torch.are_deterministic_algorithms_enabled() is mode and inductor_config.deterministic is mode
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=True)
+        inductor_config.deterministic = before[1]
 
 def test_a_cpu_run_keeps_the_one_stream_it_always_had():
     from ddb.training.device import device_generator

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sys
 
 import numpy as np
 import torch
@@ -56,6 +57,18 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
+def use_deterministic_kernels(deterministic: bool) -> None:
+    """``torch.use_deterministic_algorithms(deterministic, warn_only=True)`` without its import of
+    ``torch._inductor.config``, which imports torch._dynamo (1.8 s of every job on a 2-core CPU; stages that only
+    evaluate or score pay nothing else of it). That module's ``deterministic`` flag concerns compiled graphs, which
+    no stage builds; once it is loaded (a torch.compile), torch's own function sets both. tests/test_device_rules.py
+    checks that torch's function still does nothing more than these two."""
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    else:
+        torch._C._set_deterministic_algorithms(deterministic, warn_only=True)
+
+
 def setup(seed: int, threads: int | None = None) -> torch.device:
     """Seed every global RNG once (only stage ``main()``s call this), fix CPU threads, pick the device
     (:func:`pick_device`), and choose deterministic or fast kernels (:func:`deterministic_kernels`, mode from
@@ -69,7 +82,7 @@ def setup(seed: int, threads: int | None = None) -> torch.device:
     deterministic = deterministic_kernels(os.environ.get(DETERMINISTIC_ENV, "auto"), device)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts: deterministic GEMMs
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    use_deterministic_kernels(deterministic)
     # Filling every new tensor with NaN is a debugging aid of deterministic mode; it costs time and changes nothing
     # a stage computes (nothing reads memory it did not write).
     torch.utils.deterministic.fill_uninitialized_memory = False
