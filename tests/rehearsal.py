@@ -193,11 +193,11 @@ def benchmark_seconds(work: Path, since: float = 0.0) -> dict[str, tuple[int, fl
 
 
 def run(work: Path, preset: str, paper: bool, weights_config: str, server: FileServer, prefix: list[str] | None = None,
-        env: dict | None = None, timeout: float = 3000) -> subprocess.CompletedProcess:
-    """``snakemake [prefix] --configfile ... -- all`` in ``work`` (``prefix``: e.g. ``--profile slurm``; default
-    ``--cores 2``)."""
+        env: dict | None = None, timeout: float = 3000, overlays: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """``snakemake [prefix] --configfile ... [overlays] -- all`` in ``work`` (``prefix``: e.g. ``--profile slurm``;
+    default ``--cores 2``; ``overlays``: more config files, last)."""
     command = [*SNAKEMAKE, *(prefix or ["--cores", "2"]), "--configfile", *configfiles(preset, paper, weights_config),
-               "--", "all"]
+               *overlays, "--", "all"]
     environment = {**ENV, **(env or {}), "DDB_MIRRORS": f"{server.url}/mirror"}
     return subprocess.run(command, cwd=work, env=environment, capture_output=True, text=True, timeout=timeout)
 

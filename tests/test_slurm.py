@@ -8,7 +8,8 @@ as generic resources), after the README's step that sets the site's values:
   rule (tests/test_workflow.py runs them all);
 - the README's preset command, ``snakemake --profile slurm --configfile configs/paper.yaml configs/waterbirds.yaml
   configs/rehearsal.yaml -- all``, rehearses the Waterbirds preset with the paper's diffusion settings on fixture
-  files: the paper UNet, the ancestral sampler, ResNet-50 at 224 px from weights staged on the login node.
+  files: the paper UNet, the ancestral sampler, ResNet-50 at 224 px from weights staged on the login node (with one
+  more config file, shrinking the UNet's work to one image a step).
 
 Both check that every job requesting a GPU ran in the ``gpu`` partition and no other job did, and that the rules whose
 jobs requested one are exactly those declaring ``gpu`` in rules/*.smk. Skipped, with the reason, where SLURM cannot
@@ -33,6 +34,13 @@ from slurm_cluster import missing, single_node_cluster
 TEST_CLUSTER = """slurm-status-command: squeue
 slurm-init-seconds-before-status-checks: 1
 slurm-keep-successful-logs: true
+"""
+
+# over configs/rehearsal.yaml: one diffusion step of one image and one image per class. A step of the paper UNet at
+# 64 px costs a CPU seconds per image (attention over 4,096 positions); where the jobs run does not depend on it.
+SMALLER_REHEARSAL = """final_overrides:
+  diffusion: {steps: 1, batch_size: 1, warmup_steps: 0}
+  sampling: {images_per_class: 1, batch_size: 1}
 """
 
 # the methods of the card command's run: each input kind of train_debiased and each kind of amplifier, once or more
@@ -122,7 +130,9 @@ def test_the_card_command_submits_the_pipeline_through_slurm(cluster, tmp_path):
 def test_the_waterbirds_preset_with_the_paper_settings_rehearses_through_slurm(cluster, tmp_path):
     with rehearsal_copy("waterbirds", tmp_path / "work") as (work, weights_config, server):
         set_site(work)
-        proc = run(work, "waterbirds", True, weights_config, server, prefix=["--profile", "slurm"], env=cluster)
+        (work / "smaller.yaml").write_text(SMALLER_REHEARSAL)
+        proc = run(work, "waterbirds", True, weights_config, server, prefix=["--profile", "slurm"], env=cluster,
+                   overlays=("smaller.yaml",))
         log = proc.stdout + proc.stderr
         assert proc.returncode == 0, log[-8000:]
         requests = [path for path, _ in server.requests]
