@@ -3,6 +3,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from ddb.tools import bench, gpu_check
@@ -34,7 +35,23 @@ def test_bench_writes_a_table_with_ratios_against_the_baseline(tmp_path, capsys)
         first.setdefault(row["config"], row)
         assert abs(row["vs_baseline"] - row["images_per_s"] / first[row["config"]]["images_per_s"]) < 1e-9
     text = out.with_suffix(".md").read_text()
-    assert text.startswith("# ddb benchmark on") and "| sampling" in text and text in capsys.readouterr().out
+    assert text.startswith("# ddb benchmark\n") and "| sampling" in text and text in capsys.readouterr().out
+    assert result["machine"]["command"].startswith("python -m ddb.tools.bench --out ")  # the caption says it
+    assert "Measured with `python -m ddb.tools.bench --out" in text and "median of 1 timed repeats" in text
+    assert "| batched CFG -> unbatched CFG |" in text  # and what each switch buys
+
+
+def test_a_switch_s_speed_up_pairs_rows_that_differ_by_that_switch_alone():
+    rows = pd.DataFrame([
+        {"group": "amplifier", "config": "train", "variant": v, "images_per_s": speed}
+        for v, speed in (("fp32", 100.0), ("bf16", 150.0), ("fp32+channels_last", 200.0), ("bf16+channels_last", 330.0))
+    ] + [{"group": "data_loading", "config": "epoch", "variant": v, "images_per_s": speed}
+         for v, speed in (("decode per epoch, 0 workers", 10.0), ("decoded cache", 400.0))])
+    effects = bench.switch_effects(rows)
+    found = {(e.switch, e.with_): round(e.speed_up, 3) for e in effects.rename(columns={"with": "with_"}).itertuples()}
+    assert found == {("fp32 -> bf16", ""): 1.5, ("fp32 -> bf16", "channels_last"): 1.65,
+                     ("+ channels_last", "fp32"): 2.0, ("+ channels_last", "bf16"): 2.2}
+    # bf16 -> fp32+channels_last changes two switches, and the cache is not a switch of decoding: neither is paired
 
 
 @pytest.mark.slow  # a ResNet-50 at 224 px on the CPU: about a minute
@@ -44,7 +61,8 @@ def test_gpu_check_runs_end_to_end_on_the_cpu_at_tiny_sizes(tmp_path):
     gpu_check.main(["--tiny", "--no-rehearsal", "--device", "cpu", "--out", str(out), "--workers", "1"])
     result = json.loads(out.read_text())
     rows = result["rows"]
-    assert result["machine"]["device_name"] and out.with_suffix(".md").read_text().startswith("# ddb benchmark on")
+    name = result["machine"]["device_name"]
+    assert name and f"on {name} (cpu, " in out.with_suffix(".md").read_text()  # the caption names the device
     assert {r["group"] for r in rows} == {"diffusion_train", "sampling", "input_pipeline"}
     assert [r["variant"] for r in rows if r["group"] == "diffusion_train"] == [
         "fp32", "bf16", "fp32+channels_last", "bf16+channels_last"]  # + torch.compile on a GPU

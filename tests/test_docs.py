@@ -97,8 +97,14 @@ def test_measured_tables_are_their_json_as_the_measuring_tool_renders_it(tmp_pat
     assert doc_tables.main(["--check"]) == 0
     page = (REPO / "docs/performance.md").read_text()
     assert page.count("<!-- table from docs/measurements/") == 2  # the benchmark's and the scale benchmark's
-    (tmp_path / "performance.md").write_text(page.replace("|     251.7      |", "|     261.7      |"))  # by hand
-    assert doc_tables.main(["--check", "--docs", str(tmp_path)]) == 1
-    assert "performance.md: a table differs from its JSON" in capsys.readouterr().err
-    assert doc_tables.main(["--docs", str(tmp_path)]) == 0
-    assert (tmp_path / "performance.md").read_text() == page  # rewritten from the JSON
+    assert page.count("<!-- summary from docs/measurements/") == 2  # what their rows say
+    row, speed_up = "|     251.7      |", "| tiny UNet 16px batch 64            |                        | 1.32x"
+    for original, by_hand in ((row, row.replace("251.7", "261.7")),  # a measured row
+                              (speed_up, speed_up.replace("1.32x", "1.42x")),  # a speed-up in the summary
+                              ("median of 3 timed", "median of 5 timed")):  # the caption
+        assert original in page
+        (tmp_path / "performance.md").write_text(page.replace(original, by_hand))
+        assert doc_tables.main(["--check", "--docs", str(tmp_path)]) == 1
+        assert "performance.md: a measured block differs from its JSON" in capsys.readouterr().err
+        assert doc_tables.main(["--docs", str(tmp_path)]) == 0
+        assert (tmp_path / "performance.md").read_text() == page  # rewritten from the JSON

@@ -27,11 +27,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import os
 import platform
+import re
+import shlex
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -396,9 +400,44 @@ def with_ratios(rows: list[dict]) -> pd.DataFrame:
 
 
 def render(table: pd.DataFrame, machine: dict) -> str:
-    header = (f"# ddb benchmark on {machine['device_name']} ({machine['device']}), torch {machine['torch']}, "
-              f"{machine['cpu_threads']} CPU threads, {machine['repeats']} repeats after {machine['warmup']} warm-up\n\n")
-    return header + render_rows(table)
+    return f"# ddb benchmark\n\n{caption(machine)}\n\n" + render_rows(table) + "\n" + render_switches(table)
+
+
+def caption(machine: dict) -> str:
+    """Where and how the rows were measured, from the JSON's ``machine``."""
+    parts = [f"`{machine['command']}`" if machine.get("command") else "",
+             f"on {machine['device_name']} ({machine['device']}, {machine['cpu_count']} CPUs)",
+             f"torch {machine['torch']}" if machine.get("torch") else "",
+             f"median of {machine['repeats']} timed repeats after {machine['warmup']} warm-up"]
+    text = "Measured with " + ", ".join(part for part in parts if part) + "."
+    return text + (f" {machine['note']}." if machine.get("note") else "")
+
+
+def switch_effects(table: pd.DataFrame) -> pd.DataFrame:
+    """What each switch buys: every two rows of one (group, config) whose variants differ by one switch, one part
+    replaced (``fp32`` -> ``bf16``) or added (``+ channels_last``); the later row's throughput over the earlier's."""
+    def parts(variant: str) -> list[str]:
+        return [part.strip() for part in re.split(r"[+,]", variant)]
+
+    effects = []
+    for (group, config), rows in table.groupby(["group", "config"], sort=False):
+        for (_, earlier), (_, later) in itertools.combinations(rows.iterrows(), 2):
+            dropped = [p for p in parts(earlier["variant"]) if p not in parts(later["variant"])]
+            added = [p for p in parts(later["variant"]) if p not in parts(earlier["variant"])]
+            if len(added) == 1 and len(dropped) <= 1:
+                change = f"{dropped[0]} -> {added[0]}" if dropped else f"+ {added[0]}"
+                kept = ", ".join(p for p in parts(earlier["variant"]) if p not in dropped)
+                effects.append({"group": group, "config": config, "switch": change, "with": kept,
+                                "speed_up": later["images_per_s"] / earlier["images_per_s"]})
+    return pd.DataFrame(effects, columns=["group", "config", "switch", "with", "speed_up"])
+
+
+def render_switches(table: pd.DataFrame) -> str:
+    """:func:`switch_effects` as a Markdown table, a switch's rows together."""
+    effects = switch_effects(table)
+    effects = effects.sort_values("switch", key=lambda c: c.map(list(dict.fromkeys(c)).index), kind="stable")
+    effects["speed_up"] = effects["speed_up"].map(lambda v: f"{v:.2f}x")
+    return effects[["switch", "group", "config", "with", "speed_up"]].to_markdown(index=False) + "\n"
 
 
 def render_rows(table: pd.DataFrame) -> str:
@@ -413,10 +452,11 @@ def render_rows(table: pd.DataFrame) -> str:
     return shown.to_markdown(index=False) + "\n"
 
 
-def machine_info(device: torch.device, args) -> dict:
+def machine_info(device: torch.device, args, argv: list[str]) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
     return {"device": device.type, "device_name": name, "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(), "repeats": args.repeats, "warmup": args.warmup}
+            "cpu_count": os.cpu_count(), "repeats": args.repeats, "warmup": args.warmup,
+            "command": shlex.join(["python", "-m", "ddb.tools.bench", *argv])}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -467,6 +507,7 @@ class Rows(list):
 
 
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     start_stage(log, args)
     if args.threads:
@@ -475,7 +516,7 @@ def main(argv=None) -> None:
     torch.backends.cudnn.benchmark = device.type == "cuda"  # as the stages set it (deterministic: auto)
     benches = {"diffusion_train": bench_diffusion_train, "sampling": bench_sampling, "amplifier": bench_amplifier,
                "data_loading": bench_data_loading, "input_pipeline": bench_input_pipeline}
-    rows = Rows(args.out, machine_info(device, args))
+    rows = Rows(args.out, machine_info(device, args, argv))
     for group in args.only:
         benches[group](args, device, rows)
     print(rows.write())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -94,11 +95,35 @@ def render_rows(rows: list[dict]) -> str:
     return shown.to_markdown(index=False, floatfmt=",.1f", intfmt=",") + "\n"
 
 
+def caption(data: dict) -> str:
+    """How the rows were measured, from the JSON."""
+    text = f"Measured with `{data['command']}`" if data.get("command") else "Measured"
+    return text + f", {data['image_size']} px." + (f" {data['note']}." if data.get("note") else "")
+
+
+def render_summary(rows: list[dict]) -> str:
+    """Per stage, over the dataset sizes: the range of peak memory and of time per image (what grows with the data)."""
+    table = pd.DataFrame(rows)
+    summary = table.groupby("stage", sort=False).agg(
+        sizes=("images", lambda c: " / ".join(f"{n:,}" for n in sorted(c))),
+        peak_min=("peak_rss_mb", "min"), peak_max=("peak_rss_mb", "max"),
+        ms_min=("ms_per_image", "min"), ms_max=("ms_per_image", "max"))
+    summary = summary.reindex([stage for stage in STAGES if stage in summary.index])
+    return pd.DataFrame({
+        "stage": summary.index, "dataset images": summary["sizes"],
+        "peak RSS (MB), lowest to highest": [f"{a:,.0f} to {b:,.0f} ({b / a:.2f}x)" for a, b in
+                                               zip(summary["peak_min"], summary["peak_max"])],
+        "ms / image, fastest to slowest": [f"{a:,.1f} to {b:,.1f}" for a, b in zip(summary["ms_min"], summary["ms_max"])],
+    }).to_markdown(index=False) + "\n"
+
+
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     rows = [row for n in args.sizes for row in run_size(args.work / f"n{n}", n, args.image_size, args.cores)]
     text = f"# ddb scale benchmark: {args.image_size} px, sizes {', '.join(map(str, args.sizes))}\n\n" + render_rows(rows)
-    write_text(args.out, json.dumps({"image_size": args.image_size, "rows": rows}, indent=2))
+    command = shlex.join(["python", "-m", "ddb.tools.scale", *argv])
+    write_text(args.out, json.dumps({"image_size": args.image_size, "command": command, "rows": rows}, indent=2))
     write_text(args.out.with_suffix(".md"), text)
     print(text)
 
