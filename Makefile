@@ -22,11 +22,11 @@ report: $(VENV)/.installed  ## the HTML report of the finished run, and screensh
 	$(VENV)/bin/snakemake --report results/report.html
 	$(VENV)/bin/python -m ddb.tools.screenshot results/report.html --out-dir results/report_screenshots
 
-test: $(VENV)/.installed  ## every test, one worker per core (a test file stays on one worker: the tiny run is shared)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+test: $(VENV)/.installed  ## every test, one worker per core, a test at a time (the SLURM tests stay together on one)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 test-fast: $(VENV)/.installed  ## the unit tests alone (no Snakemake, SLURM or browser), under 2 minutes
-	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -n auto --dist loadfile -m "not slow"
+	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -n auto --dist loadgroup -m "not slow"
 
 rehearsal: $(VENV)/.installed  ## every dataset preset, alone and with configs/paper.yaml, shrunk by configs/rehearsal.yaml, on fixture files: docs/rehearsal.md
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python tests/rehearsal.py

@@ -41,6 +41,6 @@ def finished_tiny_run(tmp_path_factory):
 
 def pytest_collection_modifyitems(items):
     """The SLURM file first, the others in their usual order: `make test` keeps it (--no-loadscope-reorder), so that
-    file's cluster jobs, which spend much of their time waiting on SLURM, overlap the other files instead of running
-    alone at the end (xdist's default order, most tests first, put it last)."""
+    file's cluster jobs, which spend much of their time waiting on SLURM, overlap the other tests instead of running
+    alone at the end."""
     items.sort(key=lambda item: item.path.name != "test_slurm.py")
