@@ -248,8 +248,8 @@ def test_deterministic_kernels_are_torch_s_switch_without_its_compiler_import():
 
     # a stage that only evaluates: deterministic kernels (warnings where there are none), and torch._dynamo never loaded
     script = ("import sys, torch\nfrom ddb.training.device import setup\nsetup(0)\n"
-              "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),"
-              " 'torch._dynamo' in sys.modules)")
+              "print(torch.are_deterministic_algorithms_enabled(),"
+              " torch.is_deterministic_algorithms_warn_only_enabled(), 'torch._dynamo' in sys.modules)")
     env = {**os.environ, "DDB_DEVICE": "cpu", "DDB_DETERMINISTIC": "yes"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True", "False"]

@@ -113,7 +113,8 @@ def render_summary(rows: list[dict]) -> str:
         "stage": summary.index, "dataset images": summary["sizes"],
         "peak RSS (MB), lowest to highest": [f"{a:,.0f} to {b:,.0f} ({b / a:.2f}x)" for a, b in
                                                zip(summary["peak_min"], summary["peak_max"])],
-        "ms / image, fastest to slowest": [f"{a:,.1f} to {b:,.1f}" for a, b in zip(summary["ms_min"], summary["ms_max"])],
+        "ms / image, fastest to slowest": [f"{a:,.1f} to {b:,.1f}" for a, b in
+                                           zip(summary["ms_min"], summary["ms_max"])],
     }).to_markdown(index=False) + "\n"
 
 
@@ -121,9 +122,10 @@ def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     rows = [row for n in args.sizes for row in run_size(args.work / f"n{n}", n, args.image_size, args.cores)]
-    text = f"# ddb scale benchmark: {args.image_size} px, sizes {', '.join(map(str, args.sizes))}\n\n" + render_rows(rows)
     command = shlex.join(["python", "-m", "ddb.tools.scale", *argv])
-    write_text(args.out, json.dumps({"image_size": args.image_size, "command": command, "rows": rows}, indent=2))
+    data = {"image_size": args.image_size, "command": command, "rows": rows}
+    text = f"# ddb scale benchmark\n\n{caption(data)}\n\n{render_rows(rows)}\n{render_summary(rows)}"
+    write_text(args.out, json.dumps(data, indent=2))
     write_text(args.out.with_suffix(".md"), text)
     print(text)
 
