@@ -39,6 +39,26 @@ def finished_tiny_run(tmp_path_factory):
     return work
 
 
+# test files whose tests share one resource of this machine (test_slurm.py: one SLURM cluster, on fixed ports)
+ONE_WORKER = ("test_slurm.py",)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` (``-n auto --dist loadgroup``): a test at a time to whichever worker is free, so that no test waits
+    behind a long one queued to a busy worker, except the tests of a file in ONE_WORKER, which go to one worker
+    together. (xdist's own loadgroup groups by renaming test ids through an attribute pytest 9 no longer reads.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneTestAtATime(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.rsplit("/", 1)[-1] in ONE_WORKER else nodeid
+
+    return OneTestAtATime(config, log)
+
+
 def pytest_collection_modifyitems(items):
     """The SLURM file first, the others in their usual order: `make test` keeps it (--no-loadscope-reorder), so that
     file's cluster jobs, which spend much of their time waiting on SLURM, overlap the other tests instead of running

@@ -46,9 +46,8 @@ SMALLER_REHEARSAL = """final_overrides:
 # the methods of the card command's run: each input kind of train_debiased and each kind of amplifier, once or more
 ONE_METHOD_PER_INPUT_KIND = ("erm", "ddb_i", "ddb_ii", "ddb_i_real_amplifier", "ddb_llr")
 
-# one worker runs this file's tests (`make test` distributes the others a test at a time): they share one cluster
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm_cluster"),
-              pytest.mark.skipif(missing() is not None, reason=f"no SLURM here: {missing()}")]
+# one worker runs this file's tests (tests/conftest.py, ONE_WORKER): they share one cluster
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(missing() is not None, reason=f"no SLURM here: {missing()}")]
 
 
 def rules_declaring_gpus() -> set[str]:
