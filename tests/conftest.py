@@ -46,7 +46,8 @@ ONE_WORKER = ("test_slurm.py",)
 def pytest_xdist_make_scheduler(config, log):
     """`make test` (``-n auto --dist loadgroup``): a test at a time to whichever worker is free, so that no test waits
     behind a long one queued to a busy worker, except the tests of a file in ONE_WORKER, which go to one worker
-    together. (xdist's own loadgroup groups by renaming test ids through an attribute pytest 9 no longer reads.)"""
+    together. (xdist's own loadgroup groups by renaming test ids through an attribute pytest 9 no longer reads:
+    pytest-dev/pytest-xdist#1386.)"""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling

@@ -76,7 +76,12 @@ def single_node_cluster(root: Path, port: int = 16817):
     for sub in ("state", "spool"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     SYSTEM_CONF.parent.mkdir(parents=True, exist_ok=True)
-    SYSTEM_CONF.write_text(CONF.format(root=root, port=port, port_d=port + 1))
+    try:  # created, not overwritten: two clusters on one machine share ports and hang each other's job steps
+        with SYSTEM_CONF.open("x") as conf:
+            conf.write(CONF.format(root=root, port=port, port_d=port + 1))
+    except FileExistsError:
+        raise RuntimeError(f"{SYSTEM_CONF} exists: another test cluster is running (do two xdist workers run the "
+                           "SLURM tests? tests/conftest.py's ONE_WORKER keeps them on one)") from None
     # Slurm drops GPUs without a device file; harmless character devices stand in for them
     GRES_CONF.write_text("AutoDetect=off\n" + "".join(f"NodeName=localhost Name=gpu File={device}\n"
                                                       for device in STAND_IN_DEVICES))
