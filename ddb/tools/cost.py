@@ -7,8 +7,8 @@ before anyone pays for it.
     python -m ddb.tools.cost --measured results/gpu_check/gpu_check.json     # with a GPU's measured throughput
 
 The FLOPs of one image through each network (forward; forward + backward for training) are counted by PyTorch's
-FlopCounterMode on the CPU (attention through its math kernel, so it is counted too), at the resolution each stage
-uses, and multiplied by the images each stage processes under the config: training steps x batch, sampling steps x
+FlopCounterMode on the meta device (shapes only: nothing is computed; attention through its math kernel, so it is
+counted too), at the resolution each stage uses, and multiplied by the images each stage processes under the config: training steps x batch, sampling steps x
 images x 2 (classifier-free guidance doubles the batch), scoring and evaluation passes. GPU-hours follow from an
 assumed sustained share of the GPU's bf16 dense peak (default: an H100 SXM's 989 TFLOP/s at 10 % and at 30 %;
 PyTorch's ResNet-50 training is typically near the lower end); these columns are estimates. ``--measured`` adds a
@@ -66,9 +66,10 @@ class Flops:
 
         key = ("unet", json.dumps(settings, sort_keys=True), num_classes, train)
         if key not in self.cache:
-            unet, size = build_unet(settings, num_classes), settings["image_size"]
-            conditional = lambda x: unet(x, torch.tensor([10]), class_labels=torch.tensor([0])).sample  # noqa: E731
-            self.cache[key] = self._count(conditional, (torch.zeros(1, 3, size, size),), train)
+            with torch.device("meta"):  # shapes only: FLOPs follow from them, nothing is computed
+                unet, size = build_unet(settings, num_classes), settings["image_size"]
+                conditional = lambda x: unet(x, torch.tensor([10]), class_labels=torch.tensor([0])).sample  # noqa: E731
+                self.cache[key] = self._count(conditional, (torch.zeros(1, 3, size, size),), train)
         return self.cache[key]
 
     def classifier(self, arch: str, size: int, train: bool) -> float:
@@ -78,7 +79,8 @@ class Flops:
 
         key = (arch, size, train)
         if key not in self.cache:
-            self.cache[key] = self._count(build_classifier(arch, 2), (torch.zeros(1, 3, size, size),), train)
+            with torch.device("meta"):
+                self.cache[key] = self._count(build_classifier(arch, 2), (torch.zeros(1, 3, size, size),), train)
         return self.cache[key]
 
 
