@@ -1,11 +1,16 @@
 import os
 import shutil
 
-import pytest
-from filelock import FileLock
+# The suite runs more CPU threads than the machine has cores (two workers, each starting jobs, SLURM jobs beside
+# them). OpenMP threads that finish a parallel region spin, waiting for the next one, on cores other processes need:
+# sleeping instead (set before torch loads OpenMP, in this process and every one it starts) makes the suite faster.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from fileserver import FileServer
-from helpers import copy_workflow, snakemake
+import pytest  # noqa: E402
+from filelock import FileLock  # noqa: E402
+
+from fileserver import FileServer  # noqa: E402
+from helpers import copy_workflow, snakemake  # noqa: E402
 
 
 @pytest.fixture
