@@ -22,7 +22,7 @@ report: $(VENV)/.installed  ## the HTML report of the finished run, and screensh
 	$(VENV)/bin/snakemake --report results/report.html
 	$(VENV)/bin/python -m ddb.tools.screenshot results/report.html --out-dir results/report_screenshots
 
-test: $(VENV)/.installed  ## every test, one worker per core, a test at a time (the SLURM tests stay together on one)
+test: $(VENV)/.installed  ## every test, a worker per core and one more, a test at a time (the SLURM tests together on one)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python -m pytest -n auto --dist loadgroup --no-loadscope-reorder
 
 test-fast: $(VENV)/.installed  ## the unit tests alone (no Snakemake, SLURM or browser), under 2 minutes

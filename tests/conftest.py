@@ -48,12 +48,22 @@ def finished_tiny_run(tmp_path_factory):
 ONE_WORKER = ("test_slurm.py",)
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist hooks: plain pytest runs without xdist too
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker more than the cores (``$PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides where set): the
+    worker of the SLURM tests mostly waits on the cluster's jobs, and the others fill its core meanwhile."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return (os.cpu_count() or 1) + 1
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """`make test` (``-n auto --dist loadgroup``): a test at a time to whichever worker is free, so that no test waits
-    behind a long one queued to a busy worker, except the tests of a file in ONE_WORKER, which go to one worker
-    together. (xdist's own loadgroup groups by renaming test ids through an attribute pytest 9 no longer reads:
-    pytest-dev/pytest-xdist#1386.)"""
-    if config.getvalue("dist") != "loadgroup":
+    """`make test` (``-n auto --dist loadgroup``, or ``--dist load``): a test at a time to whichever worker is free
+    (topped up a test at a time, not a file at a time), except the tests of a file in ONE_WORKER, which go to one
+    worker together. (xdist's own loadgroup groups by renaming test ids through an attribute pytest 9
+    no longer reads: pytest-dev/pytest-xdist#1386.)"""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
@@ -69,4 +79,4 @@ def pytest_collection_modifyitems(items):
     """The SLURM file first, the others in their usual order: `make test` keeps it (--no-loadscope-reorder), so that
     file's cluster jobs, which spend much of their time waiting on SLURM, overlap the other tests instead of running
     alone at the end."""
-    items.sort(key=lambda item: item.path.name != "test_slurm.py")
+    items.sort(key=lambda item: item.path.name not in ONE_WORKER)

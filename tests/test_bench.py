@@ -61,8 +61,10 @@ def test_gpu_check_runs_end_to_end_on_the_cpu_at_tiny_sizes(tmp_path):
     gpu_check.main(["--tiny", "--no-rehearsal", "--device", "cpu", "--out", str(out), "--workers", "1"])
     result = json.loads(out.read_text())
     rows = result["rows"]
-    name = result["machine"]["device_name"]
-    assert name and f"on {name} (cpu, " in out.with_suffix(".md").read_text()  # the caption names the device
+    machine, text = result["machine"], out.with_suffix(".md").read_text()
+    assert machine["cpu_model"] and f"on {machine['cpu_model']} (cpu, " in text  # the caption names the processor,
+    assert ("native bf16" if machine["native_bf16"] else "bf16 emulated") in text  # and whether it computes bf16
+    assert "| crop on the device (ddb) -> crop in 1 DataLoader workers |" in text  # the input pipeline's switch
     assert {r["group"] for r in rows} == {"diffusion_train", "sampling", "input_pipeline"}
     assert [r["variant"] for r in rows if r["group"] == "diffusion_train"] == [
         "fp32", "bf16", "fp32+channels_last", "bf16+channels_last"]  # + torch.compile on a GPU
@@ -70,5 +72,5 @@ def test_gpu_check_runs_end_to_end_on_the_cpu_at_tiny_sizes(tmp_path):
         "dpmsolver++ 20 steps", "ddpm 1000 steps"}
     assert [r["variant"].split(", ", 1)[1] for r in rows if r["group"] == "input_pipeline"] == [
         "tensors already on the device (the limit)", "store, crop on the device (ddb)",
-        "store, crop in 1 DataLoader workers, pinned"]
+        "store, crop in 1 DataLoader workers"]  # pinned memory on a GPU only
     assert all(r["images_per_s"] > 0 and r["peak_mb"] > 0 for r in rows)

@@ -235,7 +235,6 @@ def test_deterministic_kernels_are_a_switch_on_by_default_on_a_cpu(monkeypatch, 
         torch.backends.cudnn.benchmark = before[1]
 
 
-
 def test_deterministic_kernels_are_torch_s_switch_without_its_compiler_import():
     """ddb.training.device.use_deterministic_kernels skips torch.use_deterministic_algorithms' import of the compiler's
     config (it loads torch._dynamo, seconds of every job): correct only while torch's function sets nothing else.
@@ -254,7 +253,7 @@ def test_deterministic_kernels_are_torch_s_switch_without_its_compiler_import():
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True", "False"]
 
-    # with the compiler loaded (a torch.compile), its flag follows too
+    # the compiler's flag follows: loaded already, set as torch sets it; loaded later, read from its variable
     import torch._inductor.config as inductor_config
 
     from ddb.training.device import use_deterministic_kernels
@@ -264,9 +263,11 @@ def test_deterministic_kernels_are_torch_s_switch_without_its_compiler_import():
         for mode in (True, False):
             use_deterministic_kernels(mode)
             assert torch.are_deterministic_algorithms_enabled() is mode and inductor_config.deterministic is mode
+            assert os.environ["TORCHINDUCTOR_DETERMINISTIC"] == str(int(mode))  # what a later import reads
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=True)
         inductor_config.deterministic = before[1]
+        os.environ.pop("TORCHINDUCTOR_DETERMINISTIC", None)
 
 def test_a_cpu_run_keeps_the_one_stream_it_always_had():
     from ddb.training.device import device_generator

@@ -57,7 +57,7 @@ from ddb.datasets import builtin_shapes
 from ddb.models.classifiers import build_classifier, predict_logits
 from ddb.models.unet import build_unet
 from ddb.training.augmentation import resized_crop
-from ddb.training.device import autocast, place, to_device
+from ddb.training.device import autocast, native_bf16, place, to_device
 
 log = logging.getLogger("ddb.tools.bench")
 REPO = Path(__file__).resolve().parents[2]
@@ -372,13 +372,14 @@ def bench_input_pipeline(args, device, rows: list) -> None:
                 images = next(batches)
             train_step(images.to(device, non_blocking=True))
 
+        pinned = " (pinned)" if device.type == "cuda" else ""  # one part of the variant: a switch (render_switches)
         ways = {
             "tensors already on the device (the limit)": lambda: train_step(on_device),
             "store, crop on the device (ddb)": lambda: train_step(resized_crop(
                 to_device(stored[torch.randint(0, len(stored), (batch,), generator=generator,
                                               device=generator.device)], device), generator,
                 crop, PROTOCOL_CROP["scale"], PROTOCOL_CROP["ratio"])),
-            f"store, crop in {args.workers} DataLoader workers, pinned": from_loader,
+            f"store, crop in {args.workers} DataLoader workers{pinned}": from_loader,
         }
         for way, step in ways.items():
             rows.append({"group": "input_pipeline", "config": f"train resnet50 {crop}px from {side}px, batch {batch}",
@@ -405,10 +406,15 @@ def render(table: pd.DataFrame, machine: dict) -> str:
 
 def caption(machine: dict) -> str:
     """Where and how the rows were measured, from the JSON's ``machine``."""
+    native = {True: ", native bf16", False: ", bf16 emulated"}.get(machine.get("native_bf16"), "")
+    threads = f", {machine['cpu_threads']} torch threads" if machine.get("cpu_threads") else ""
+    sampling_warmup = " (the sampling rows: 1)" if machine["warmup"] != 1 else ""
+    processor = machine["device_name"] if machine["device"] == "cuda" else (machine.get("cpu_model")
+                                                                             or machine["device_name"])
     parts = [f"`{machine['command']}`" if machine.get("command") else "",
-             f"on {machine['device_name']} ({machine['device']}, {machine['cpu_count']} CPUs)",
+             f"on {processor} ({machine['device']}, {machine['cpu_count']} CPUs{threads}{native})",
              f"torch {machine['torch']}" if machine.get("torch") else "",
-             f"median of {machine['repeats']} timed repeats after {machine['warmup']} warm-up"]
+             f"median of {machine['repeats']} timed repeats after {machine['warmup']} warm-up{sampling_warmup}"]
     text = "Measured with " + ", ".join(part for part in parts if part) + "."
     return text + (f" {machine['note']}." if machine.get("note") else "")
 
@@ -452,10 +458,20 @@ def render_rows(table: pd.DataFrame) -> str:
     return shown.to_markdown(index=False) + "\n"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux, where platform.processor() is often empty)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def machine_info(device: torch.device, args, argv: list[str]) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
-    return {"device": device.type, "device_name": name, "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(), "repeats": args.repeats, "warmup": args.warmup,
+    return {"device": device.type, "device_name": name, "cpu_model": cpu_model(), "native_bf16": native_bf16(device),
+            "torch": torch.__version__, "cpu_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "repeats": args.repeats, "warmup": args.warmup,
             "command": shlex.join(["python", "-m", "ddb.tools.bench", *argv])}
 
 

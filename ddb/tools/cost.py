@@ -8,12 +8,12 @@ before anyone pays for it.
 
 The FLOPs of one image through each network (forward; forward + backward for training) are counted by PyTorch's
 FlopCounterMode on the meta device (shapes only: nothing is computed; attention through its math kernel, so it is
-counted too), at the resolution each stage uses, and multiplied by the images each stage processes under the config: training steps x batch, sampling steps x
-images x 2 (classifier-free guidance doubles the batch), scoring and evaluation passes. GPU-hours follow from an
-assumed sustained share of the GPU's bf16 dense peak (default: an H100 SXM's 989 TFLOP/s at 10 % and at 30 %;
-PyTorch's ResNet-50 training is typically near the lower end); these columns are estimates. ``--measured`` adds a
-column from ``python -m ddb.tools.gpu_check``'s table (images/s of the paper UNet's training, the ancestral sampler
-and ResNet-50 224 px training on that GPU) for the stages it measured.
+counted too), at the resolution each stage uses, and multiplied by the images each stage processes under the config:
+training steps x batch, sampling steps x images x 2 (classifier-free guidance doubles the batch), scoring and
+evaluation passes. GPU-hours follow from an assumed sustained share of the GPU's bf16 dense peak (default: an H100
+SXM's 989 TFLOP/s at 10 % and at 30 %; PyTorch's ResNet-50 training is typically near the lower end); these columns
+are estimates. ``--measured`` adds a column from ``python -m ddb.tools.gpu_check``'s table (images/s of the paper
+UNet's training, the ancestral sampler and ResNet-50 224 px training on that GPU) for the stages it measured.
 """
 
 from __future__ import annotations

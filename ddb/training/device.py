@@ -59,10 +59,11 @@ def pick_device() -> torch.device:
 
 def use_deterministic_kernels(deterministic: bool) -> None:
     """``torch.use_deterministic_algorithms(deterministic, warn_only=True)`` without its import of
-    ``torch._inductor.config``, which imports torch._dynamo (1.8 s of every job on a 2-core CPU; stages that only
-    evaluate or score pay nothing else of it). That module's ``deterministic`` flag concerns compiled graphs, which
-    no stage builds; once it is loaded (a torch.compile), torch's own function sets both. tests/test_device_rules.py
+    ``torch._inductor.config``, which imports torch._dynamo (seconds of every job that does not train; CHANGELOG.md).
+    That module's ``deterministic`` flag concerns compiled graphs: already loaded, it is set here as torch sets it;
+    loaded later (a torch.compile), it reads the same value from its environment variable. tests/test_device_rules.py
     checks that torch's function still does nothing more than these two."""
+    os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1" if deterministic else "0"
     if "torch._inductor.config" in sys.modules:
         torch.use_deterministic_algorithms(deterministic, warn_only=True)
     else:
