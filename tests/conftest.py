@@ -1,8 +1,8 @@
 import os
 import shutil
 
-# The suite runs more CPU threads than the machine has cores (two workers, each starting jobs, SLURM jobs beside
-# them). OpenMP threads that finish a parallel region spin, waiting for the next one, on cores other processes need:
+# The suite runs more CPU threads than the machine has cores (a worker per core and one more, each starting jobs,
+# SLURM jobs beside them). OpenMP threads that finish a parallel region spin, waiting for the next one, on cores other processes need:
 # sleeping instead (set before torch loads OpenMP, in this process and every one it starts) makes the suite faster.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
