@@ -409,10 +409,8 @@ def caption(machine: dict) -> str:
     native = {True: ", native bf16", False: ", bf16 emulated"}.get(machine.get("native_bf16"), "")
     threads = f", {machine['cpu_threads']} torch threads" if machine.get("cpu_threads") else ""
     sampling_warmup = " (the sampling rows: 1)" if machine["warmup"] != 1 else ""
-    processor = machine["device_name"] if machine["device"] == "cuda" else (machine.get("cpu_model")
-                                                                             or machine["device_name"])
     parts = [f"`{machine['command']}`" if machine.get("command") else "",
-             f"on {processor} ({machine['device']}, {machine['cpu_count']} CPUs{threads}{native})",
+             f"on {machine['device_name']} ({machine['device']}, {machine['cpu_count']} CPUs{threads}{native})",
              f"torch {machine['torch']}" if machine.get("torch") else "",
              f"median of {machine['repeats']} timed repeats after {machine['warmup']} warm-up{sampling_warmup}"]
     text = "Measured with " + ", ".join(part for part in parts if part) + "."
@@ -427,14 +425,14 @@ def switch_effects(table: pd.DataFrame) -> pd.DataFrame:
 
     effects = []
     for (group, config), rows in table.groupby(["group", "config"], sort=False):
-        for (_, earlier), (_, later) in itertools.combinations(rows.iterrows(), 2):
-            dropped = [p for p in parts(earlier["variant"]) if p not in parts(later["variant"])]
-            added = [p for p in parts(later["variant"]) if p not in parts(earlier["variant"])]
+        measured = [(parts(variant), speed) for variant, speed in zip(rows["variant"], rows["images_per_s"])]
+        for (before, earlier_speed), (after, later_speed) in itertools.combinations(measured, 2):
+            dropped, added = [p for p in before if p not in after], [p for p in after if p not in before]
             if len(added) == 1 and len(dropped) <= 1:
                 change = f"{dropped[0]} -> {added[0]}" if dropped else f"+ {added[0]}"
-                kept = ", ".join(p for p in parts(earlier["variant"]) if p not in dropped)
+                kept = ", ".join(p for p in before if p not in dropped)
                 effects.append({"group": group, "config": config, "switch": change, "with": kept,
-                                "speed_up": later["images_per_s"] / earlier["images_per_s"]})
+                                "speed_up": later_speed / earlier_speed})
     return pd.DataFrame(effects, columns=["group", "config", "switch", "with", "speed_up"])
 
 
@@ -468,7 +466,7 @@ def cpu_model() -> str:
 
 
 def machine_info(device: torch.device, args, argv: list[str]) -> dict:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     return {"device": device.type, "device_name": name, "cpu_model": cpu_model(), "native_bf16": native_bf16(device),
             "torch": torch.__version__, "cpu_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
             "repeats": args.repeats, "warmup": args.warmup,
