@@ -31,7 +31,6 @@ import itertools
 import json
 import logging
 import os
-import platform
 import re
 import shlex
 import statistics
@@ -58,6 +57,7 @@ from ddb.models.classifiers import build_classifier, predict_logits
 from ddb.models.unet import build_unet
 from ddb.training.augmentation import resized_crop
 from ddb.training.device import autocast, native_bf16, place, to_device
+from ddb.training.provenance import device_name
 
 log = logging.getLogger("ddb.tools.bench")
 REPO = Path(__file__).resolve().parents[2]
@@ -456,20 +456,10 @@ def render_rows(table: pd.DataFrame) -> str:
     return shown.to_markdown(index=False) + "\n"
 
 
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo on Linux, where platform.processor() is often empty)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def machine_info(device: torch.device, args, argv: list[str]) -> dict:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
-    return {"device": device.type, "device_name": name, "cpu_model": cpu_model(), "native_bf16": native_bf16(device),
-            "torch": torch.__version__, "cpu_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-            "repeats": args.repeats, "warmup": args.warmup,
+    return {"device": device.type, "device_name": device_name(device), "cpu_model": device_name(torch.device("cpu")),
+            "native_bf16": native_bf16(device), "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(), "repeats": args.repeats, "warmup": args.warmup,
             "command": shlex.join(["python", "-m", "ddb.tools.bench", *argv])}
 
 
